@@ -1,0 +1,27 @@
+# Two entry points: `make run` and `make test`. Each creates .venv when missing
+# (or when pyproject.toml changed), so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/careerbot $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/advice_bench.py
+	$(BIN)/python bench/advice_eval.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

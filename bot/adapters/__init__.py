@@ -1,0 +1,1 @@
+"""Platform adapters: the only modules allowed to import discord or slack libraries."""

@@ -1,0 +1,194 @@
+"""``careerbot`` command line: run the bot, open the console, or ask for advice once.
+
+Kept free of discord/slack imports so one-shot commands start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bot import __version__
+from bot.config import Config, ConfigError, configure_logging, load_config
+from bot.models import Reply, Role
+from bot.storage.db import StorageError
+
+log = logging.getLogger("careerbot")
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to report in one line, with exit status 2."""
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {text!r}") from None
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {value}")
+    return value
+
+
+def _role(text: str) -> Role:
+    try:
+        return Role.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help="SQLite database file (default: $CAREERBOT_DB or ./careerbot.db)")
+    common.add_argument("--env-file", metavar="FILE", default=".env", help="read settings from this .env file (default: .env)")
+
+    parser = argparse.ArgumentParser(
+        prog="careerbot",
+        description="A Discord/Slack bot for ML career communities. With no tokens configured it opens the local console.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"careerbot {__version__}")
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    sub.add_parser("run", parents=[common], help="run on the configured platforms, or the console without tokens")
+
+    console = sub.add_parser("console", parents=[common], help="talk to the bot in this terminal")
+    console.add_argument("-c", dest="lines", action="append", metavar="LINE", help="run this line and exit (repeatable)")
+    console.add_argument("--json", action="store_true", help="print one JSON object per output")
+    console.add_argument("--as", dest="role", type=_role, default=Role.MEMBER, help="start with this role (member, mod, admin, owner)")
+    console.add_argument("--user", default="you", help="start as this user name")
+
+    advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
+    advice.add_argument("question", help="the question, in quotes")
+    advice.add_argument("--limit", type=_limit, default=3, help="how many entries at most (1-10, default 3)")
+    advice.add_argument("--json", action="store_true", help='print {"matches": [...]} instead of text')
+    return parser
+
+
+async def _open_app(db_path: str):  # noqa: ANN202
+    from bot.app import App
+
+    return await App.create(db_path)
+
+
+async def cmd_console(args: argparse.Namespace, config: Config) -> int:
+    from bot.adapters.console import ConsoleSession
+    from bot.render.console import render
+
+    color = sys.stdout.isatty() and not args.json
+
+    def show(event: dict[str, Any], reply: Reply) -> None:
+        if args.json:
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+        else:
+            print(render(reply, color=color) + "\n", flush=True)
+
+    app = await _open_app(config.db_path)
+    try:
+        session = ConsoleSession(app, user=args.user, role=args.role, sink=show)
+        if args.lines:
+            for line in args.lines:
+                await session.feed(line)
+                if session.closed:
+                    break
+            return 0
+        interactive = sys.stdin.isatty()
+        if interactive and not args.json:
+            try:
+                import readline  # noqa: F401  (line editing and history for input())
+            except ImportError:
+                pass
+            print(
+                f"careerbot console — you are {session.actor.name} ({session.actor.role.label}) in "
+                f"{session.place.label}, database {config.db_path}.\n"
+                "Type /help for commands, :help for console controls, :quit to leave.\n"
+            )
+        while not session.closed:
+            try:
+                line = await asyncio.to_thread(input, "> " if interactive and not args.json else "")
+            except EOFError:
+                break
+            await session.feed(line)
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
+    from bot.registry import UsageError
+    from bot.render.console import render
+    from bot.text import clean_input
+    from commands.advice import answer_reply, service
+
+    app = await _open_app(config.db_path)
+    try:
+        declared = app.registry.resolve("advice ask")
+        assert declared is not None
+        try:
+            question = declared.args[0].convert(clean_input(args.question))
+        except UsageError as exc:
+            raise CliError(str(exc)) from None
+        svc = service(app)
+        matches = svc.search(question, limit=args.limit)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "matches": [
+                            {
+                                "id": m.entry.id,
+                                "title": m.entry.title,
+                                "body": m.entry.body,
+                                "topic": m.entry.topic,
+                                "sources": list(m.entry.sources),
+                                "score": round(m.score, 4),
+                            }
+                            for m in matches
+                        ]
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(render(answer_reply(svc, matches), color=sys.stdout.isatty()))
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    if config.platforms:
+        print(
+            f"careerbot: credentials found for {', '.join(config.platforms)}, but this version has no platform "
+            "adapters yet; starting the local console instead.",
+            file=sys.stderr,
+        )
+    args.lines, args.json, args.role, args.user = None, False, Role.MEMBER, "you"
+    return await cmd_console(args, config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(env_file=args.env_file)
+        if args.db:
+            config = Config(**{**config.__dict__, "db_path": args.db})
+        configure_logging(config.log_level)
+        handler = {"console": cmd_console, "advice": cmd_advice}.get(args.cmd or "run", cmd_run)
+        return asyncio.run(handler(args, config))
+    except (ConfigError, StorageError, CliError) as exc:
+        print(f"careerbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Configuration from the environment and an optional ``.env`` file.
+
+Validated once at start so a typo is reported by variable name before anything runs.
+Secrets are wrapped so that printing or logging the config can never reveal them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """Names the offending variable and what it accepts; never echoes a secret's value."""
+
+
+class Secret:
+    """Holds a token; its repr and str are masked so it cannot leak into logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Config:
+    db_path: str
+    log_level: str
+    discord_token: Secret | None
+    slack_bot_token: Secret | None
+    slack_app_token: Secret | None
+    slack_signing_secret: Secret | None
+
+    @property
+    def platforms(self) -> list[str]:
+        """Which platform adapters have the credentials they need."""
+        found = []
+        if self.discord_token:
+            found.append("discord")
+        if self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret):
+            found.append("slack")
+        return found
+
+
+def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env") -> Config:
+    """Reads ``env_file`` (if it exists) under the real environment, which wins."""
+    values: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    level = values.get("CAREERBOT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"CAREERBOT_LOG_LEVEL={level[:20]!r} is not valid; use one of {', '.join(LOG_LEVELS)}.")
+
+    db_path = values.get("CAREERBOT_DB", "").strip() or "careerbot.db"
+    if "\x00" in db_path:
+        raise ConfigError("CAREERBOT_DB contains a NUL character; give a plain file path.")
+
+    def secret(name: str, prefix: str | None = None) -> Secret | None:
+        raw = values.get(name, "").strip()
+        if not raw:
+            return None
+        if any(ch.isspace() for ch in raw):
+            raise ConfigError(f"{name} contains whitespace; paste the token exactly as issued.")
+        if prefix and not raw.startswith(prefix):
+            raise ConfigError(f"{name} does not look right: it should start with {prefix!r} (value not shown).")
+        return Secret(raw)
+
+    return Config(
+        db_path=db_path,
+        log_level=level,
+        discord_token=secret("DISCORD_TOKEN"),
+        slack_bot_token=secret("SLACK_BOT_TOKEN", "xoxb-"),
+        slack_app_token=secret("SLACK_APP_TOKEN", "xapp-"),
+        slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
+    )
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,121 @@
+"""Platform-neutral values that flow between adapters, the core and commands.
+
+Adapters translate platform facts into these types and back; nothing here knows about
+Discord or Slack, so a command written against them works on every surface at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Role(IntEnum):
+    """Ordered privilege levels: a command's ``min_role`` is compared with ``>=``."""
+
+    MEMBER = 0
+    MODERATOR = 1
+    ADMIN = 2
+    OWNER = 3
+
+    @classmethod
+    def parse(cls, text: str) -> "Role":
+        """Accepts the names people actually type (``mod`` as well as ``moderator``)."""
+        key = text.strip().lower()
+        aliases = {"mod": "moderator", "mods": "moderator", "user": "member"}
+        key = aliases.get(key, key)
+        for role in cls:
+            if role.name.lower() == key:
+                return role
+        raise ValueError(f"unknown role {text!r}; expected member, mod, admin or owner")
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who issued a command. ``id`` is platform-scoped (e.g. ``discord:1234``)."""
+
+    id: str
+    name: str
+    role: Role = Role.MEMBER
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a command was issued: a channel in a workspace/guild, or a DM."""
+
+    platform: str
+    workspace_id: str | None
+    channel_id: str
+    channel_name: str = ""
+    is_dm: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.is_dm:
+            return "a direct message"
+        return f"#{self.channel_name or self.channel_id}"
+
+
+@dataclass
+class Field:
+    name: str
+    value: str
+    inline: bool = False
+
+
+@dataclass
+class LinkButton:
+    label: str
+    url: str
+
+
+@dataclass
+class Card:
+    """One rich block of a reply; each renderer maps it to an embed, a Block Kit section, or text."""
+
+    title: str = ""
+    body: str = ""
+    url: str | None = None
+    fields: list[Field] = field(default_factory=list)
+    footer: str = ""
+    buttons: list[LinkButton] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    """What a command returns. ``kind`` lets renderers style errors without parsing text.
+
+    ``ephemeral`` asks platforms that support it (Discord, Slack) to show the reply only
+    to the person who asked — used for errors and refusals so channels stay clean.
+    """
+
+    text: str = ""
+    cards: list[Card] = field(default_factory=list)
+    kind: str = "info"  # info | error | refusal
+    ephemeral: bool = False
+
+    @classmethod
+    def error(cls, text: str) -> "Reply":
+        return cls(text=text, kind="error", ephemeral=True)
+
+    @classmethod
+    def refusal(cls, text: str) -> "Reply":
+        return cls(text=text, kind="refusal", ephemeral=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def plain_text(self) -> str:
+        """All visible text, in order: used for search-in-output and platform fallbacks."""
+        parts = [self.text] if self.text else []
+        for card in self.cards:
+            parts.extend(p for p in (card.title, card.body) if p)
+            parts.extend(f"{f.name}: {f.value}" for f in card.fields)
+            if card.footer:
+                parts.append(card.footer)
+        return "\n".join(parts)

@@ -1,0 +1,1 @@
+"""Pure functions from a neutral Reply to each surface's output."""

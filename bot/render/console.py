@@ -1,0 +1,59 @@
+"""Reply -> terminal text. Colour only when writing to a real terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bot.models import Reply
+
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "yellow": "33", "cyan": "36"}
+WIDTH = 88
+
+
+def _style(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color and text else text
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    out = []
+    for line in text.splitlines() or [""]:
+        if not line.strip():
+            out.append("")
+            continue
+        lead = line[: len(line) - len(line.lstrip())]
+        bullet = "  " if line.lstrip()[:2] in ("- ", "• ", "* ") or line.lstrip()[:3].rstrip(".").isdigit() else ""
+        out.append(
+            textwrap.fill(
+                line.strip(),
+                width=WIDTH,
+                initial_indent=indent + lead,
+                subsequent_indent=indent + lead + bullet,
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(out)
+
+
+def render(reply: Reply, color: bool = False) -> str:
+    parts: list[str] = []
+    if reply.text:
+        style = {"error": "red", "refusal": "yellow"}.get(reply.kind)
+        parts.append(_style(_wrap(reply.text), style, color) if style else _wrap(reply.text))
+    for card in reply.cards:
+        block: list[str] = []
+        if card.title:
+            block.append(_style(card.title, "bold", color))
+        if card.url:
+            block.append(_style(card.url, "cyan", color))
+        if card.body:
+            block.append(_wrap(card.body))
+        for f in card.fields:
+            block.append(_style(f.name, "bold", color))
+            block.append(_wrap(f.value, "  "))
+        for b in card.buttons:
+            block.append(f"[{b.label}] {_style(b.url, 'cyan', color)}")
+        if card.footer:
+            block.append(_style(_wrap(card.footer), "dim", color))
+        parts.append("\n".join(block))
+    return "\n\n".join(parts)

@@ -1,0 +1,1 @@
+"""SQLite storage: one file in WAL mode, numbered migrations, per-feature repositories."""

@@ -1,0 +1,1 @@
+"""Fetching and parsing external sources (arXiv, Hugging Face Papers, job listings)."""

@@ -31,6 +31,7 @@ B = 0.6
 SYNONYM_WEIGHT = 0.7
 TYPO_WEIGHT = 0.8
 MIN_CONFIDENCE = 0.45  # coverage needed to answer at all (tuned on our own held-out questions)
+MIN_CONFIDENCE_CAREER = 0.38  # ...when the question is plainly about careers (see CAREER_WORDS)
 SEE_ALSO_CONFIDENCE = 0.3
 COVERAGE_POWER = 1.0
 
@@ -71,6 +72,10 @@ STOPWORDS = frozenset(
     thank guys anybody basically literally actually honestly etc eg ie vs via sure maybe gonna
     gotta sorta stuff bit go going goes went think thought good best better bad
     everyone everybody anyone somebody nobody whatever whenever wherever
+    shld shd wld cld abt bc cuz coz rn idk imo imho btw fyi thx ty omg smh ngl af im
+    see saw seen seem seems couple bunch totally super pretty quite usually typically often
+    always never sometimes anyway already probably definitely someone sb sth
+    useful helpful worth worthwhile important matter matters tip tips advice right
     """.split()
 )
 
@@ -169,7 +174,6 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "mentor": ("mentorship",),
     "boss": ("manager", "mentor"),
     "manager": ("mentor",),
-    "nervous": ("interview",),
     "behavioral": ("interview",),
     "onsite": ("interview",),
     "screen": ("interview",),
@@ -177,8 +181,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "portfolio": ("project",),
     "project": ("portfolio",),
     "projects": ("portfolio",),
-    "website": ("online", "presence", "blog"),
-    "blog": ("online", "presence", "website"),
+    "website": ("presence", "blog"),
+    "blog": ("presence", "website"),
     "docker": ("software", "engineering", "tool"),
     "kubernetes": ("software", "engineering", "tool"),
     "sql": ("database",),
@@ -200,6 +204,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Words that make a question about careers rather than ML technique: "what lr for BERT"
+# has none of them, "do I need a PhD for an internship" has one. Lowers the bar a little.
+CAREER_WORDS = frozenset(
+    """intern interns internship internships job jobs career careers apply applying application
+    applications interview interviews interviewer interviewers resume cv hire hired hiring recruiter
+    recruiters recruiting employer employers offer offers posting postings referral referrals
+    networking portfolio mentor""".split()
+)
+
+
 def _stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
@@ -216,7 +230,8 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """Words that carry meaning: no stopwords, single letters or bare numbers ("60 applications")."""
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
 
 
 def stems(text: str) -> list[str]:
@@ -227,6 +242,21 @@ def stems(text: str) -> list[str]:
 
 def _deletes(term: str) -> set[str]:
     return {term[:i] + term[i + 1 :] for i in range(len(term))}
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """True for one insertion, deletion, substitution or adjacent transposition."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 @dataclass
@@ -282,10 +312,12 @@ class AdviceIndex:
         if stem in self._typo_cache:
             return self._typo_cache[stem]
         best = None
-        if len(stem) >= 4 and not stem.isdigit():
+        if len(stem) >= 5:
             candidates = set(self._deletion_index.get(stem, ()))
             for d in _deletes(stem):
                 candidates |= self._deletion_index.get(d, set())
+            # Shared deletions also pair words two edits apart ("tabl"/"talk"); keep true typos.
+            candidates = {c for c in candidates if _within_one_edit(stem, c)}
             if candidates:
                 best = min(candidates, key=lambda t: (self.idf[t], t))
         self._typo_cache[stem] = best
@@ -350,13 +382,14 @@ class AdviceIndex:
             score = 0.0
             covered = 0.0
             for c in concepts:
-                best = 0.0
+                best, credit = 0.0, 0.0
                 for term, w in c.alternatives.items():
                     if term in terms:
                         best = max(best, w * self._bm25f(doc, term))
+                        credit = max(credit, TYPO_WEIGHT if w == TYPO_WEIGHT else 1.0)
                 if best:
                     score += best
-                    covered += c.weight
+                    covered += c.weight * credit
             for bg in bigrams:
                 if bg in terms:
                     score += 0.5 * self._bm25f(doc, bg)
@@ -366,7 +399,9 @@ class AdviceIndex:
                 # internship") matched many times cannot outrank the one rare word asked about.
                 scored.append(Match(entry, score * confidence**COVERAGE_POWER, confidence))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
-        if not scored or scored[0].confidence < MIN_CONFIDENCE:
+        about_careers = any(c.word in CAREER_WORDS for c in concepts)
+        bar = MIN_CONFIDENCE_CAREER if about_careers else MIN_CONFIDENCE
+        if not scored or scored[0].confidence < bar:
             return []
         top = scored[0]
         results = [top]

@@ -42,5 +42,9 @@ class App:
     async def handle(self, actor: Actor, place: Place, line: str) -> Reply:
         return await self.registry.dispatch_line(Context(actor, place, self), line)
 
+    async def handle_text(self, line: str) -> Reply:
+        """Runs a line as an anonymous member in a default channel (scripts, smoke tests)."""
+        return await self.handle(Actor("local:you", "you"), Place("console", "console", "general", "general"), line)
+
     async def close(self) -> None:
         await self.db.close()

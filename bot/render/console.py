@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from bot.models import Reply
 
 _STYLES = {"bold": "1", "dim": "2", "red": "31", "yellow": "33", "cyan": "36"}
 WIDTH = 88
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+_ITALIC = re.compile(r"(?<![*\w])\*([^*\n]+)\*(?!\*)")
+
+
+def _markdown(text: str, color: bool) -> str:
+    """Bodies are written in Markdown; a terminal shows bold as bold (or plain when piped)."""
+    text = _BOLD.sub(lambda m: _style(m.group(1), "bold", color), text)
+    text = _ITALIC.sub(lambda m: m.group(1), text)
+    return _CODE.sub(lambda m: _style(m.group(1), "cyan", color), text)
 
 
 def _style(text: str, style: str, color: bool) -> str:
@@ -47,7 +60,7 @@ def render(reply: Reply, color: bool = False) -> str:
         if card.url:
             block.append(_style(card.url, "cyan", color))
         if card.body:
-            block.append(_wrap(card.body))
+            block.append(_wrap(_markdown(card.body, color)))
         for f in card.fields:
             block.append(_style(f.name, "bold", color))
             block.append(_wrap(f.value, "  "))

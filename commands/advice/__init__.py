@@ -103,6 +103,17 @@ async def _complete_topic(ctx: Context, prefix: str) -> list[str]:
     return (starts + contains)[:25]
 
 
+def _topic_hint(svc: AdviceService, key: str) -> str:
+    """Suggests every topic the name starts (e.g. "myths" -> all three myth topics)."""
+    prefixed = [t for t in svc.topic_names() if t.startswith(key.rstrip("s"))] if len(key) >= 3 else []
+    if prefixed:
+        return "Did you mean " + " or ".join(f"/advice topic {t}" for t in prefixed[:4]) + "?"
+    guess = difflib.get_close_matches(key, svc.topic_names() + list(svc.entries), n=1, cutoff=0.5)
+    if guess:
+        return f"Did you mean /advice topic {guess[0]}?"
+    return "/advice topics lists them."
+
+
 def register(registry: Registry) -> None:
     advice = registry.group("advice", help="Advice on getting a machine-learning internship.")
 
@@ -144,7 +155,5 @@ def register(registry: Registry) -> None:
             return Reply(cards=[entry_card(svc, svc.entries[key])])
         entries = svc.by_topic(key)
         if not entries:
-            guess = difflib.get_close_matches(key, svc.topic_names() + list(svc.entries), n=1, cutoff=0.5)
-            hint = f" Did you mean /advice topic {guess[0]}?" if guess else ""
-            raise CommandError(f"There is no advice topic {quote_input(name)}.{hint} /advice topics lists them.")
+            raise CommandError(f"There is no advice topic {quote_input(name)}. {_topic_hint(svc, key)}")
         return Reply(text=f"{svc.topics.get(key, key)}:", cards=[entry_card(svc, e) for e in entries])

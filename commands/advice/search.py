@@ -76,6 +76,7 @@ STOPWORDS = frozenset(
     see saw seen seem seems couple bunch totally super pretty quite usually typically often
     always never sometimes anyway already probably definitely someone sb sth
     useful helpful worth worthwhile important matter matters tip tips advice right
+    instead rather send sending
     """.split()
 )
 
@@ -187,6 +188,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "kubernetes": ("software", "engineering", "tool"),
     "sql": ("database",),
     "git": ("version", "control"),
+    "mandatory": ("required", "requirement"),
+    "necessary": ("required", "requirement"),
+    "essential": ("required", "requirement"),
+    "compulsory": ("required", "requirement"),
+    "prerequisite": ("required", "requirement"),
+    "round": ("interview",),
+    "rounds": ("interview",),
     "rejected": ("rejection",),
     "rejection": ("persist",),
     "ghosted": ("rejection",),

@@ -1,0 +1,57 @@
+"""Test harness: a real App on a fresh SQLite file per test, driven through the console adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.console import ConsoleSession
+from bot.app import App
+from bot.clock import frozen_clock
+from bot.models import Role
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Console:
+    """Types lines into a ConsoleSession and hands back what the user would see."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.session = ConsoleSession(app, user="ada", role=Role.MEMBER)
+
+    async def say(self, line: str) -> dict[str, Any]:
+        events = await self.session.feed(line)
+        assert len(events) == 1, events
+        return events[0]["reply"]
+
+    async def text(self, line: str) -> str:
+        reply = await self.say(line)
+        parts = [reply["text"]]
+        for card in reply["cards"]:
+            parts += [card["title"], card["body"], card["footer"]]
+            parts += [f"{f['name']}: {f['value']}" for f in card["fields"]]
+        return "\n".join(p for p in parts if p)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "careerbot.db"
+
+
+@pytest.fixture
+async def app(db_path: Path):
+    application = await App.create(db_path, clock=frozen_clock())
+    try:
+        yield application
+    finally:
+        await application.close()
+
+
+@pytest.fixture
+async def console(app: App) -> Console:
+    return Console(app)

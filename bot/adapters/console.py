@@ -15,7 +15,7 @@ from typing import Any
 from bot.app import App
 from bot.clock import parse_duration
 from bot.models import Actor, Place, Reply, Role
-from bot.text import clean_input, quote_input
+from bot.text import clean_input, defuse_mentions, quote_input
 
 Event = dict[str, Any]
 
@@ -62,7 +62,7 @@ class ConsoleSession:
     def _event(self, kind: str, reply: Reply, line: str) -> Event:
         return {
             "type": kind,
-            "input": line,
+            "input": defuse_mentions(line),
             "user": self.actor.name,
             "role": self.actor.role.label,
             "place": self.place.label,

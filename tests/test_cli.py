@@ -1,0 +1,120 @@
+"""The `careerbot` command line, run as a separate process the way a user or script runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def careerbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd or REPO, input=stdin, timeout=60,
+    )
+
+
+def test_advice_json_has_exactly_the_documented_shape(tmp_path: Path):
+    out = careerbot("advice", "how do I prepare for the coding interview", "--json", "--db", str(tmp_path / "a.db"))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert list(data) == ["matches"] and 1 <= len(data["matches"]) <= 3
+    first = data["matches"][0]
+    assert set(first) == {"id", "title", "body", "topic", "sources", "score"}
+    assert first["topic"] == "interview-prep-coding"
+    assert all(s.endswith(".txt") for s in first["sources"])
+    scores = [m["score"] for m in data["matches"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_advice_json_is_empty_when_nothing_fits(tmp_path: Path):
+    out = careerbot("advice", "best lasagne recipe with ricotta", "--json", "--db", str(tmp_path / "a.db"))
+    assert out.returncode == 0 and json.loads(out.stdout) == {"matches": []}
+
+
+def test_advice_limit_and_bad_arguments(tmp_path: Path):
+    db = str(tmp_path / "a.db")
+    one = careerbot("advice", "where do I find internship postings", "--json", "--limit", "1", "--db", db)
+    assert len(json.loads(one.stdout)["matches"]) == 1
+    bad = careerbot("advice", "x", "--limit", "0", "--db", db)
+    assert bad.returncode == 2 and "from 1 to 10" in bad.stderr
+    empty = careerbot("advice", "   ", "--db", db)
+    assert empty.returncode == 2 and "question is empty" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_advice_plain_text_output(tmp_path: Path):
+    out = careerbot("advice", "is kaggle worth it", "--db", str(tmp_path / "a.db"))
+    assert out.returncode == 0 and "Kaggle" in out.stdout and "Based on:" in out.stdout
+
+
+def test_console_lines_in_order_with_json(tmp_path: Path):
+    out = careerbot(
+        "console", "--db", str(tmp_path / "c.db"), "--json",
+        "-c", "/advice do i need a phd for an ml internship",
+        "-c", ":as mod", "-c", ":in #papers", "-c", "/nonsense", "-c", ":tick 2d",
+    )
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["reply", "meta", "meta", "reply", "meta"]
+    assert "PhD" in events[0]["reply"]["cards"][0]["title"]
+    assert events[3]["role"] == "moderator" and events[3]["place"] == "#papers"
+    assert events[3]["reply"]["kind"] == "error"
+    assert "2026" in events[4]["reply"]["text"] or "20" in events[4]["reply"]["text"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "/" + "a" * 10_000, "/advice \x1b[2J\x07\x00", "/definitely-not-a-command", "/advice @everyone", "@here hello"],
+)
+def test_console_garbage_never_tracebacks(tmp_path: Path, line: str):
+    # Through stdin, as typed: argv cannot even carry a NUL byte.
+    out = careerbot("console", "--db", str(tmp_path / "g.db"), "--json", stdin=line + "\n")
+    assert out.returncode == 0
+    assert "Traceback" not in out.stdout + out.stderr
+    for raw in ("@everyone", "@here"):
+        assert raw not in out.stdout
+
+
+def test_interactive_console_reads_stdin_until_eof(tmp_path: Path):
+    out = careerbot("console", "--db", str(tmp_path / "i.db"), stdin="/advice topics\n:whoami\n:quit\n/help\n")
+    assert out.returncode == 0
+    assert "Advice topics" in out.stdout and "you (member) in #general" in out.stdout
+    assert "careerbot commands" not in out.stdout  # :quit stopped before /help
+
+
+def test_running_with_no_tokens_opens_the_console(tmp_path: Path):
+    out = careerbot("--db", str(tmp_path / "r.db"), stdin="/advice how do i find an internship\n")
+    assert out.returncode == 0 and "Based on:" in out.stdout
+
+
+def test_database_problems_are_one_line_errors(tmp_path: Path):
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("hello")
+    out = careerbot("advice", "x", "--db", str(foreign))
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"careerbot: {foreign} is not a careerbot database (it is not an SQLite file at all)."
+    assert foreign.read_text() == "hello"
+
+
+def test_bad_settings_name_the_variable_and_hide_secrets(tmp_path: Path):
+    level = careerbot("advice", "x", env={"CAREERBOT_LOG_LEVEL": "LOUD"}, cwd=tmp_path)
+    assert level.returncode == 2 and "CAREERBOT_LOG_LEVEL" in level.stderr
+    token = "xoxp-super-secret-value"
+    slack = careerbot("advice", "x", env={"SLACK_BOT_TOKEN": token}, cwd=tmp_path)
+    assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr and token not in slack.stderr
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path):
+    (tmp_path / ".env").write_text(f"CAREERBOT_DB={tmp_path / 'from-env-file.db'}\n")
+    out = careerbot("advice", "is kaggle worth it", "--json", cwd=tmp_path)
+    assert out.returncode == 0 and (tmp_path / "from-env-file.db").exists()
+    override = careerbot("advice", "is kaggle worth it", "--json", cwd=tmp_path, env={"CAREERBOT_DB": str(tmp_path / "env.db")})
+    assert override.returncode == 0 and (tmp_path / "env.db").exists()

@@ -1,0 +1,121 @@
+"""Advice speed: in-process queries per second and p50/p99 over 1,000 varied questions, and the
+wall time of one whole `careerbot advice` process. Prints figures; asserts nothing.
+
+    python bench/advice_bench.py [--queries 1000] [--process-runs 10]
+
+Questions are generated from a seeded mix of templates, knowledge-base vocabulary, typos,
+off-topic phrases and long rambles, so the numbers cover answers and refusals alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TEMPLATES = [
+    "how do i {x}", "is {x} worth it for ml internships", "do i need {x}", "what about {x}?",
+    "any tips on {x} before applying", "{x}", "should i focus on {x} or {y}", "help!! {x} {y} {z}",
+]
+OFF_TOPIC = ["banana bread recipe", "nginx reverse proxy", "fix cuda oom", "weather tomorrow", "best anime 2026"]
+
+
+def typo(word: str, rng: random.Random) -> str:
+    if len(word) < 5:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def questions(n: int, vocabulary: list[str], seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        pick = [rng.choice(vocabulary) for _ in range(3)]
+        if rng.random() < 0.15:
+            pick[0] = rng.choice(OFF_TOPIC)
+        if rng.random() < 0.2:
+            pick[0] = typo(pick[0], rng)
+        q = rng.choice(TEMPLATES).format(x=pick[0], y=pick[1], z=pick[2])
+        if rng.random() < 0.05:
+            q = (q + " ") * 12  # a long ramble
+        out.append(q[:500])
+    return out
+
+
+async def in_process(n: int) -> None:
+    from bot.app import App
+    from commands.advice import service
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = await App.create(Path(tmp) / "bench.db")
+        try:
+            svc = service(app)
+            vocab = sorted({k for e in svc.entries.values() for k in e.keywords})
+            qs = questions(n, vocab)
+            for q in qs[:50]:  # warm caches the way a running bot would be warm
+                svc.search(q)
+            latencies = []
+            answered = 0
+            start = time.perf_counter()
+            for q in qs:
+                t0 = time.perf_counter()
+                answered += bool(svc.search(q))
+                latencies.append((time.perf_counter() - t0) * 1000)
+            total = time.perf_counter() - start
+            # Through the whole command path too (registry parse, render-neutral reply, sanitize).
+            t0 = time.perf_counter()
+            for q in qs:
+                await app.handle_text("/advice " + q)
+            full = (time.perf_counter() - t0) * 1000 / len(qs)
+        finally:
+            await app.close()
+    latencies.sort()
+    p = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))]  # noqa: E731
+    print(f"search, in-process: {len(qs)} questions in {total * 1000:.0f} ms -> {len(qs) / total:,.0f} queries/s")
+    print(f"  latency p50 {p(0.50):.3f} ms, p99 {p(0.99):.3f} ms, max {latencies[-1]:.3f} ms; answered {answered}, refused {len(qs) - answered}")
+    print(f"  whole /advice command through the registry: {full:.3f} ms mean")
+
+
+def whole_process(runs: int) -> None:
+    exe = Path(sys.executable).with_name("careerbot")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot"]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "proc.db")
+        args = [*cmd, "advice", "do i need a phd for an ml internship", "--json", "--db", db]
+        t0 = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True)
+        first = time.perf_counter() - t0
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(args, check=True, capture_output=True, env={**os.environ})
+            times.append(time.perf_counter() - t0)
+    print(
+        f"one `careerbot advice` process: first run (creates the database) {first * 1000:.0f} ms; "
+        f"then median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms over {runs} runs"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--process-runs", type=int, default=10)
+    args = parser.parse_args()
+    asyncio.run(in_process(args.queries))
+    whole_process(args.process_runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

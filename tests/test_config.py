@@ -1,0 +1,43 @@
+"""Settings: validated by name, secrets never shown."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+
+def test_defaults_need_nothing():
+    cfg = load_config(environ={}, env_file=None)
+    assert cfg.db_path == "careerbot.db" and cfg.platforms == []
+
+
+def test_secrets_do_not_appear_in_repr_or_logs(caplog):
+    cfg = load_config(environ={"DISCORD_TOKEN": "abc.def.ghi", "SLACK_BOT_TOKEN": "xoxb-123", "SLACK_APP_TOKEN": "xapp-9"}, env_file=None)
+    assert cfg.platforms == ["discord", "slack"]
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("t").info("config: %s %r", cfg, cfg)
+    shown = repr(cfg) + str(cfg) + caplog.text
+    for secret in ("abc.def.ghi", "xoxb-123", "xapp-9"):
+        assert secret not in shown
+    assert cfg.discord_token.reveal() == "abc.def.ghi"
+
+
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"CAREERBOT_LOG_LEVEL": "chatty"}, "CAREERBOT_LOG_LEVEL"),
+        ({"SLACK_BOT_TOKEN": "xoxp-wrong-kind"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
+        ({"DISCORD_TOKEN": "has space"}, "DISCORD_TOKEN"),
+        ({"CAREERBOT_DB": "a\x00b"}, "CAREERBOT_DB"),
+    ],
+)
+def test_bad_values_name_the_variable_without_echoing_secrets(env, name):
+    with pytest.raises(ConfigError) as info:
+        load_config(environ=env, env_file=None)
+    assert name in str(info.value)
+    if "TOKEN" in name:
+        assert list(env.values())[0] not in str(info.value)

@@ -20,6 +20,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import snowballstemmer
 
@@ -222,7 +223,9 @@ CAREER_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
+    """Memoised: entries repeat their words, and Snowball dominates index build time."""
     return _stemmer.stemWord(word)
 
 

@@ -282,8 +282,9 @@ class _Concept:
     """One content word of the question with the index terms that may stand for it."""
 
     word: str
-    alternatives: dict[str, float]  # index term -> weight
+    alternatives: dict[str, float]  # index term -> weight of its score
     weight: float  # its share of the question, by rarity in the knowledge base
+    corrected: bool = False  # matched only through a typo correction: partial coverage credit
 
 
 class AdviceIndex:
@@ -343,6 +344,7 @@ class AdviceIndex:
                 continue
             seen.add(stem)
             alts: dict[str, float] = {}
+            fixed = None
             if stem in self.idf:
                 alts[stem] = 1.0
             else:
@@ -359,7 +361,7 @@ class AdviceIndex:
                 weight = max(self.idf[t] for t in alts)
             else:
                 weight = self.unknown_idf
-            concepts.append(_Concept(word, alts, weight))
+            concepts.append(_Concept(word, alts, weight, corrected=fixed is not None))
         return concepts
 
     # -- ranking ---------------------------------------------------------------------------
@@ -393,14 +395,10 @@ class AdviceIndex:
             score = 0.0
             covered = 0.0
             for c in concepts:
-                best, credit = 0.0, 0.0
-                for term, w in c.alternatives.items():
-                    if term in terms:
-                        best = max(best, w * self._bm25f(doc, term))
-                        credit = max(credit, TYPO_WEIGHT if w == TYPO_WEIGHT else 1.0)
+                best = max((w * self._bm25f(doc, t) for t, w in c.alternatives.items() if t in terms), default=0.0)
                 if best:
                     score += best
-                    covered += c.weight * credit
+                    covered += c.weight * (TYPO_WEIGHT if c.corrected else 1.0)
             for bg in bigrams:
                 if bg in terms:
                     score += 0.5 * self._bm25f(doc, bg)

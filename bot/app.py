@@ -1,15 +1,30 @@
-"""Assembles the core: database, registry with every feature, clock. Adapters get an App."""
+"""Assembles the core: database, settings, scheduler, outbound queue, and every feature's commands.
+
+Adapters get an App. Nothing here knows a platform; transports for platforms are added by
+the adapters that own them (the console adds its own).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
 from bot.context import Context
-from bot.models import Actor, Place, Reply
-from bot.registry import Registry
+from bot.delivery import Outbox, Target
+from bot.models import Actor, Place, Reply, Role
+from bot.providers import ProviderRegistry
+from bot.registry import Command, Registry
+from bot.scheduler import Scheduler
+from bot.settings import SettingsService, core_keys
+from bot.storage import delivery_repo
 from bot.storage.db import Database, open_database
+from bot.storage.delivery_repo import Problem
+
+log = logging.getLogger("careerbot.app")
 
 
 class App:
@@ -17,8 +32,17 @@ class App:
         self.db = db
         self.registry = registry
         self.clock = clock
+        self.settings = SettingsService(db)
+        self.scheduler = Scheduler(db, clock)
+        self.outbox = Outbox(db, clock)
+        self.providers = ProviderRegistry()
         # Feature-owned singletons (e.g. the advice search index), keyed by feature name.
         self.state: dict[str, Any] = {}
+        for key in core_keys(self.settings):
+            self.settings.define(key)
+        registry.gates.append(self._feature_gate)
+        self.scheduler.after_run.append(self._after_job)
+        self.outbox.problem_listeners.append(self._tell_moderators)
 
     @classmethod
     async def create(cls, db_path: str | os.PathLike[str], clock: Clock | None = None) -> "App":
@@ -30,6 +54,7 @@ class App:
         try:
             for feature in FEATURES:
                 feature.register(registry)
+            app.settings.feature_names = [n for n in registry.commands if n not in app.settings.always_on]
             for feature in FEATURES:
                 setup = getattr(feature, "setup", None)
                 if setup is not None:
@@ -39,12 +64,93 @@ class App:
             raise
         return app
 
+    # -- running -----------------------------------------------------------------------------
+    async def start(self, background: bool = True) -> None:
+        """Recovers interrupted sends, catches up on work missed while down, then (optionally) runs loops."""
+        recovered = await self.outbox.recover()
+        if recovered:
+            log.warning("%d post(s) were in flight when the bot stopped; resending them with their original keys", recovered)
+        await self.scheduler.run_due(self.clock.now())
+        await self.outbox.drain()
+        if background:
+            self.scheduler.start()
+            self.outbox.start()
+
+    async def _after_job(self, at: datetime, stepping: bool) -> None:
+        # While the clock is being stepped (console :tick, tests) posts go out in time order;
+        # a running bot leaves them to the per-platform senders.
+        if stepping:
+            await self.outbox.drain()
+        else:
+            self.outbox.wake()
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        await self.outbox.stop()
+        await self.db.close()
+
+    # -- commands ----------------------------------------------------------------------------
+    async def context(self, actor: Actor, place: Place) -> Context:
+        """The context for a command, with the actor raised to moderator if a setting says so."""
+        if actor.role < Role.MODERATOR and not place.is_dm and place.workspace_id:
+            users = await self.settings.get(place, "mod_users")
+            roles = await self.settings.get(place, "mod_roles")
+            if actor.local_id in users or set(actor.role_ids) & set(roles):
+                actor = replace(actor, role=Role.MODERATOR)
+        return Context(actor, place, self)
+
     async def handle(self, actor: Actor, place: Place, line: str) -> Reply:
-        return await self.registry.dispatch_line(Context(actor, place, self), line)
+        ctx = await self.context(actor, place)
+        reply = await self.registry.dispatch_line(ctx, line)
+        return await self.with_notices(ctx, reply)
 
     async def handle_text(self, line: str) -> Reply:
         """Runs a line as an anonymous member in a default channel (scripts, smoke tests)."""
         return await self.handle(Actor("local:you", "you"), Place("console", "console", "general", "general"), line)
 
-    async def close(self) -> None:
-        await self.db.close()
+    async def _feature_gate(self, ctx: Context, cmd: Command) -> str | None:
+        feature = cmd.root
+        if feature in self.settings.always_on or ctx.place.is_dm:
+            return None
+        enabled = await self.settings.get(ctx.place, "features")
+        if "all" in enabled or feature in enabled:
+            return None
+        return (
+            f"/{feature} is turned off in {ctx.place.label}. "
+            f"A moderator can turn it on with /config set features all {ctx.place.label}."
+        )
+
+    # -- telling moderators --------------------------------------------------------------------
+    async def _tell_moderators(self, problem: Problem) -> None:
+        """Posts a delivery problem to the mod channel if one is set; otherwise it waits for a moderator."""
+        place = Place(problem.platform, problem.workspace.split(":", 1)[-1], problem.channel)
+        mod_channel = await self.settings.get(place, "mod_channel")
+        if not mod_channel or mod_channel == problem.channel:
+            return
+        target = Target(problem.platform, problem.workspace, mod_channel, mod_channel)
+        async with self.db.transaction() as conn:
+            await self.outbox.queue(conn, target, "notice", f"problem-{problem.id}", _notice([problem]), self.clock.now())
+            await delivery_repo.mark_notified(conn, [problem.id], self.clock.now().isoformat())
+        self.outbox.wake(problem.platform)
+
+    async def with_notices(self, ctx: Context, reply: Reply) -> Reply:
+        """Appends problems no moderator has seen yet to a moderator's next reply."""
+        if ctx.actor.role < Role.MODERATOR or ctx.place.is_dm or not ctx.place.workspace_id:
+            return reply
+        problems = await delivery_repo.unnotified(self.db, ctx.place.workspace_key)
+        if not problems:
+            return reply
+        async with self.db.transaction() as conn:
+            await delivery_repo.mark_notified(conn, [p.id for p in problems], self.clock.now().isoformat())
+        notice = _notice(problems).text
+        reply.text = f"{reply.text}\n\n{notice}" if reply.text else notice
+        return reply
+
+
+def _notice(problems: list[Problem]) -> Reply:
+    lines = [f"Moderator notice: {len(problems)} problem(s) posting." if len(problems) > 1 else "Moderator notice:"]
+    for p in problems[:5]:
+        lines.append(f"- I could not post to #{p.channel_name or p.channel}: {p.reason}. Its scheduled posts are paused; fix access, then /digest resume.")
+    if len(problems) > 5:
+        lines.append(f"- …and {len(problems) - 5} more.")
+    return Reply(text="\n".join(lines))

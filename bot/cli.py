@@ -86,12 +86,18 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
     def show(event: dict[str, Any], reply: Reply) -> None:
         if args.json:
             print(json.dumps(event, ensure_ascii=False), flush=True)
+        elif event["type"] == "post":
+            where = f"#{event['target']['channel']}"
+            print(f"── posted in {where} ({event['kind']}) ──\n{render(reply, color=color)}\n", flush=True)
         else:
             print(render(reply, color=color) + "\n", flush=True)
 
     app = await _open_app(config.db_path)
     try:
         session = ConsoleSession(app, user=args.user, role=args.role, sink=show)
+        # Scripted runs (-c) move time only with :tick; an interactive console also runs the
+        # scheduler and senders in the background, as the bot would on a platform.
+        await app.start(background=not args.lines)
         if args.lines:
             for line in args.lines:
                 await session.feed(line)

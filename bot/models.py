@@ -42,6 +42,13 @@ class Actor:
     id: str
     name: str
     role: Role = Role.MEMBER
+    # Platform role ids/names the adapter saw on the member; matched against ``mod_roles``.
+    role_ids: tuple[str, ...] = ()
+
+    @property
+    def local_id(self) -> str:
+        """The id without its platform prefix, as moderators type it in ``mod_users``."""
+        return self.id.split(":", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,11 @@ class Place:
         if self.is_dm:
             return "a direct message"
         return f"#{self.channel_name or self.channel_id}"
+
+    @property
+    def workspace_key(self) -> str:
+        """Settings and digests are scoped per platform workspace; ids alone could collide."""
+        return f"{self.platform}:{self.workspace_id or 'dm'}"
 
 
 @dataclass
@@ -109,6 +121,22 @@ class Reply:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Reply":
+        """Rebuilds a stored reply (the outbound queue keeps replies as JSON)."""
+        cards = [
+            Card(
+                title=c.get("title", ""),
+                body=c.get("body", ""),
+                url=c.get("url"),
+                fields=[Field(f["name"], f["value"], f.get("inline", False)) for f in c.get("fields", [])],
+                footer=c.get("footer", ""),
+                buttons=[LinkButton(b["label"], b["url"]) for b in c.get("buttons", [])],
+            )
+            for c in data.get("cards", [])
+        ]
+        return cls(text=data.get("text", ""), cards=cards, kind=data.get("kind", "info"), ephemeral=data.get("ephemeral", False))
 
     def plain_text(self) -> str:
         """All visible text, in order: used for search-in-output and platform fallbacks."""

@@ -25,6 +25,8 @@ log = logging.getLogger("careerbot.registry")
 MAX_LINE = 4000
 Handler = Callable[..., Awaitable[Reply]]
 Completer = Callable[[Context, str], Awaitable[list[str]]]
+# A gate may refuse a command in a place (e.g. a feature a moderator turned off there).
+Gate = Callable[[Context, "Command"], Awaitable[str | None]]
 
 
 class CommandError(Exception):
@@ -111,6 +113,10 @@ class Command:
         return f"{self.parent.path} {self.name}" if self.parent else self.name
 
     @property
+    def root(self) -> str:
+        return self.parent.root if self.parent else self.name
+
+    @property
     def usage(self) -> str:
         return " ".join(["/" + self.path, *(a.metavar for a in self.args)])
 
@@ -180,6 +186,7 @@ def _unquote(text: str) -> str:
 class Registry:
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
+        self.gates: list[Gate] = []
 
     # -- declaration -------------------------------------------------------------------
     def group(self, name: str, help: str, min_role: Role = Role.MEMBER, dm_ok: bool = True) -> Command:
@@ -244,8 +251,12 @@ class Registry:
     async def invoke(self, ctx: Context, cmd: Command, values: dict[str, Any]) -> Reply:
         """Runs a resolved command with converted values (Discord delivers options already typed)."""
         refusal = self._check_access(ctx, cmd)
+        for gate in self.gates:
+            if refusal:
+                break
+            refusal = await gate(ctx, cmd)
         if refusal:
-            return Reply.refusal(refusal)
+            return sanitize_reply(Reply.refusal(refusal))
         started = time.perf_counter()
         try:
             assert cmd.handler is not None

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.app import App
 from bot.clock import parse_duration
+from bot.delivery import Limits, PostKey, Target
 from bot.models import Actor, Place, Reply, Role
 from bot.text import clean_input, defuse_mentions, quote_input
 
@@ -27,6 +28,39 @@ META_HELP = """Console controls:
   :tick DURATION               move the bot's clock forward (e.g. 2d, 1h30m)
   :whoami                      show who and where you are
   :quit                        leave the console"""
+
+
+PostListener = Callable[[Target, Reply, str], None]
+
+
+class ConsoleTransport:
+    """The console's "platform": a post is shown to every open console session.
+
+    It never fails and has no rate limit, so the whole scheduled path (job → queue →
+    delivery log) can be tried with no tokens.
+    """
+
+    platform = "console"
+    limits = Limits(max_chars=4000, max_cards=10)
+
+    def __init__(self) -> None:
+        self.listeners: list[PostListener] = []
+        self.sent = 0
+
+    async def send(self, target: Target, reply: Reply, key: str) -> str:
+        self.sent += 1
+        for listener in list(self.listeners):
+            listener(target, reply, key)
+        return f"console-{self.sent}"
+
+
+def console_transport(app: App) -> ConsoleTransport:
+    transport = app.state.get("console.transport")
+    if transport is None:
+        transport = ConsoleTransport()
+        app.outbox.add_transport(transport, concurrency=1)
+        app.state["console.transport"] = transport
+    return transport
 
 
 class ConsoleSession:
@@ -44,6 +78,28 @@ class ConsoleSession:
         self.place = Place(platform="console", workspace_id=workspace, channel_id=channel, channel_name=channel)
         self.sink = sink
         self.closed = False
+        self._posts: list[Event] = []
+        console_transport(app).listeners.append(self._on_post)
+
+    def _on_post(self, target: Target, reply: Reply, key: str) -> None:
+        parsed = PostKey.parse(key)
+        event: Event = {
+            "type": "post",
+            "target": {"platform": target.platform, "workspace": target.workspace, "channel": target.channel},
+            "kind": parsed.kind,
+            "period": parsed.period,
+            "part": parsed.part,
+            "key": key,
+            "reply": reply.to_dict(),
+        }
+        self._posts.append(event)
+        if self.sink:
+            self.sink(event, reply)
+
+    def take_posts(self) -> list[Event]:
+        """Posts delivered since the last call (also between lines, from the background loops)."""
+        posts, self._posts = self._posts, []
+        return posts
 
     async def feed(self, line: str) -> list[Event]:
         """Handles one typed line and returns (and emits) what the console shows for it."""
@@ -57,7 +113,7 @@ class ConsoleSession:
         event = self._event(kind, reply, text)
         if self.sink:
             self.sink(event, reply)
-        return [event]
+        return [*self.take_posts(), event]
 
     def _event(self, kind: str, reply: Reply, line: str) -> Event:
         return {

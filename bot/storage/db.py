@@ -7,6 +7,7 @@ files are marked with SQLite's ``application_id`` header field.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -56,6 +57,9 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
+        # One connection is shared by every task (commands, scheduler, delivery). Writers take
+        # this lock so one task's COMMIT can never land in the middle of another's transaction.
+        self.write_lock = asyncio.Lock()
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self.conn.execute(sql, tuple(params)) as cur:
@@ -66,11 +70,13 @@ class Database:
             return await cur.fetchone()
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
-        await self.conn.execute(sql, tuple(params))
-        await self.conn.commit()
+        async with self.write_lock:
+            await self.conn.execute(sql, tuple(params))
+            await self.conn.commit()
 
     def transaction(self) -> "_Transaction":
-        return _Transaction(self.conn)
+        """Inside, write through the yielded connection only: the lock is not reentrant."""
+        return _Transaction(self.conn, self.write_lock)
 
     async def close(self) -> None:
         await self.conn.close()
@@ -79,18 +85,27 @@ class Database:
 class _Transaction:
     """``async with db.transaction():`` — all or nothing, so a failure leaves no half-write."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
         self.conn = conn
+        self.lock = lock
 
     async def __aenter__(self) -> aiosqlite.Connection:
-        await self.conn.execute("BEGIN IMMEDIATE")
+        await self.lock.acquire()
+        try:
+            await self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
         return self.conn
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            await self.conn.commit()
-        else:
-            await self.conn.rollback()
+        try:
+            if exc_type is None:
+                await self.conn.commit()
+            else:
+                await self.conn.rollback()
+        finally:
+            self.lock.release()
 
 
 def _check_file(path: Path) -> None:

@@ -55,6 +55,9 @@ async def setup(app) -> None:  # noqa: ANN001 - App is imported lazily to avoid 
         catalog=catalog,
         index=AdviceIndex(stored),
     )
+    from commands.advice.tips import TipsProvider
+
+    app.providers.add(TipsProvider(), aliases=("tip", "advice"))
 
 
 def service(ctx_or_app) -> AdviceService:  # noqa: ANN001

@@ -1,0 +1,435 @@
+"""Outbound delivery: one rate-limited queue per platform for every unsolicited post.
+
+A post (digest, alert, reminder, notice) is queued as rows in ``deliveries``, one per part,
+each with an idempotency key built from (target, kind, period, part). The key makes queueing
+idempotent (the same period queued twice is one row) and travels with every send attempt,
+so a platform that deduplicates on it (Discord's ``nonce`` with ``enforce_nonce``) turns a
+resend after a lost acknowledgement into the original message instead of a second one.
+
+Row life: pending → sending (committed *before* the network call) → sent (after the
+platform accepted it). A crash leaves 'sending' rows; at start they go back to pending and
+are resent with the same key. Rate limits (429 + retry_after) pause the queue and never
+count as failures; transient errors back off exponentially up to MAX_ATTEMPTS; permanent
+ones (channel gone, permission missing) fail every queued post for that target at once and
+are reported to the workspace's moderators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.models import Card, Reply
+from bot.storage import delivery_repo
+from bot.storage.db import Database
+from bot.storage.delivery_repo import Delivery, Problem
+from bot.text import shorten
+
+log = logging.getLogger("careerbot.delivery")
+
+MAX_ATTEMPTS = 8
+
+
+# -- what transports raise -------------------------------------------------------------------
+class DeliveryError(Exception):
+    pass
+
+
+class RateLimited(DeliveryError):
+    def __init__(self, retry_after: float, whole_platform: bool = True) -> None:
+        super().__init__(f"rate limited for {retry_after:.2f}s")
+        self.retry_after = max(0.0, float(retry_after))
+        self.whole_platform = whole_platform
+
+
+class PermanentFailure(DeliveryError):
+    """The platform will never accept this; ``target_gone`` means no post to this target will."""
+
+    def __init__(self, reason: str, target_gone: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.target_gone = target_gone
+
+
+class TransientFailure(DeliveryError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    workspace: str  # the workspace key, "platform:id"
+    channel: str
+    channel_name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"#{self.channel_name or self.channel}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one message may hold on a platform; longer posts are split into parts."""
+
+    max_chars: int = 4000
+    max_cards: int = 10
+    rate: float | None = None  # requests per second for the whole platform; None = unlimited
+    burst: int = 1
+    channel_interval: float = 0.0  # minimum seconds between posts to one channel
+
+
+class Transport(Protocol):
+    platform: str
+    limits: Limits
+
+    async def send(self, target: Target, reply: Reply, key: str) -> str:
+        """Posts one part; returns the platform's message id or raises a DeliveryError."""
+        ...
+
+
+@dataclass(frozen=True)
+class PostKey:
+    """The parts of an idempotency key, for transports and logs that want to show them."""
+
+    platform: str
+    workspace: str
+    channel: str
+    kind: str
+    period: str
+    part: str
+
+    @classmethod
+    def parse(cls, key: str) -> "PostKey":
+        fields = key.split("|")
+        if len(fields) != 6:
+            raise ValueError(f"not a delivery key: {key!r}")
+        return cls(*fields)
+
+
+# -- splitting to platform size ----------------------------------------------------------------
+def _card_size(card: Card) -> int:
+    return len(card.title) + len(card.body) + len(card.footer) + sum(len(f.name) + len(f.value) for f in card.fields)
+
+
+def split_reply(reply: Reply, limits: Limits) -> list[Reply]:
+    """Packs text and cards into as few messages as the limits allow; oversize text is cut visibly."""
+    head = shorten(reply.text, limits.max_chars)
+    parts: list[Reply] = [replace(reply, text=head, cards=[])]
+    used = len(head)
+    for card in reply.cards:
+        if _card_size(card) > limits.max_chars:
+            budget = max(100, limits.max_chars - len(card.title) - len(card.footer) - 50)
+            card = replace(card, body=shorten(card.body, budget), fields=card.fields[:5])
+        size = _card_size(card)
+        current = parts[-1]
+        if len(current.cards) >= limits.max_cards or used + size > limits.max_chars:
+            parts.append(replace(reply, text="", cards=[]))
+            current, used = parts[-1], 0
+        current.cards.append(card)
+        used += size
+    return [p for p in parts if p.text or p.cards]
+
+
+# -- rate limiting -------------------------------------------------------------------------------
+class RateLimiter:
+    """A token bucket for the platform plus per-channel spacing and pauses from 429s.
+
+    Uses the monotonic clock (injectable, so tests fake it): rate limits are about the
+    platform's real seconds, not the bot's scheduling clock.
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limits = limits
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self._tokens = float(limits.burst)
+        self._stamp = monotonic()
+        self._paused_until = 0.0
+        self._channel_free_at: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+        self.waited = 0.0
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self.monotonic()
+                if now < self._paused_until:
+                    await self._wait(self._paused_until - now)
+                    continue
+                if self.limits.rate is None:
+                    return
+                self._tokens = min(float(self.limits.burst), self._tokens + (now - self._stamp) * self.limits.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await self._wait((1 - self._tokens) / self.limits.rate)
+
+    async def _wait(self, seconds: float) -> None:
+        self.waited += seconds
+        await self.sleep(seconds)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self.monotonic() + seconds)
+        self._tokens = 0.0
+
+    def channel_sent(self, channel: str) -> None:
+        if self.limits.channel_interval:
+            self._channel_free_at[channel] = self.monotonic() + self.limits.channel_interval
+
+    def channel_pause(self, channel: str, seconds: float) -> None:
+        self._channel_free_at[channel] = max(self._channel_free_at.get(channel, 0.0), self.monotonic() + seconds)
+
+    def resting_channels(self) -> dict[str, float]:
+        """Channels that must wait, with how many seconds are left."""
+        now = self.monotonic()
+        resting = {c: t - now for c, t in self._channel_free_at.items() if t > now}
+        if len(self._channel_free_at) > 10_000:
+            self._channel_free_at = {c: now + left for c, left in resting.items()}
+        return resting
+
+
+# -- the per-platform queue ------------------------------------------------------------------------
+ProblemListener = Callable[[Problem], Awaitable[None]]
+
+
+@dataclass
+class Dispatcher:
+    """Drains one platform's queue with a few concurrent senders, oldest first."""
+
+    db: Database
+    clock: Clock
+    transport: Transport
+    limiter: RateLimiter
+    on_problem: list[ProblemListener] = field(default_factory=list)
+    concurrency: int = 4
+    stats: dict[str, int] = field(default_factory=lambda: {"sent": 0, "rate_limited": 0, "retried": 0, "failed": 0})
+
+    def __post_init__(self) -> None:
+        self._claim_lock = asyncio.Lock()
+        self._busy: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def platform(self) -> str:
+        return self.transport.platform
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Sends everything ready now; returns how many rows were handled."""
+        counts = await asyncio.gather(*(self._worker() for _ in range(max(1, self.concurrency))))
+        return sum(counts)
+
+    async def _worker(self) -> int:
+        handled = 0
+        while True:
+            row = await self._claim()
+            if row is None:
+                resting = self.limiter.resting_channels()
+                if not resting or not await self._has_pending():
+                    return handled
+                await self.limiter.sleep(min(resting.values()))
+                continue
+            try:
+                await self._deliver(row)
+            finally:
+                self._busy.discard(row.channel)
+            handled += 1
+
+    async def _has_pending(self) -> bool:
+        return await delivery_repo.earliest_pending(self.db, self.platform) is not None
+
+    async def _claim(self) -> Delivery | None:
+        async with self._claim_lock:
+            busy = sorted(self._busy | set(self.limiter.resting_channels()))
+            row = await delivery_repo.next_ready(self.db, self.platform, _iso(self.clock.now()), busy)
+            if row is None:
+                return None
+            self._busy.add(row.channel)
+            await delivery_repo.claim(self.db, row.id)
+            return row
+
+    async def _deliver(self, row: Delivery) -> None:
+        target = Target(row.platform, row.workspace, row.channel, row.channel_name)
+        reply = Reply.from_dict(json.loads(row.payload))
+        await self.limiter.acquire()
+        try:
+            message_id = await self.transport.send(target, reply, row.idem_key)
+        except RateLimited as exc:
+            self.stats["rate_limited"] += 1
+            if exc.whole_platform:
+                self.limiter.pause(exc.retry_after)
+            else:
+                self.limiter.channel_pause(row.channel, exc.retry_after)
+            await delivery_repo.release(self.db, row.id, _iso(self.clock.now()), str(exc), count_attempt=False)
+            return
+        except PermanentFailure as exc:
+            self.stats["failed"] += 1
+            if exc.target_gone:
+                await self._target_gone(target, exc.reason)
+            else:
+                await delivery_repo.fail(self.db, row.id, exc.reason[:500])
+                await self._report(target, f"a post was refused: {exc.reason}")
+            return
+        except Exception as exc:  # transient: network errors, 5xx, timeouts, a transport bug
+            attempts = row.attempts + 1
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            if attempts >= MAX_ATTEMPTS:
+                self.stats["failed"] += 1
+                await delivery_repo.fail(self.db, row.id, reason)
+                await self._report(target, f"gave up after {attempts} attempts ({shorten(reason, 120)})")
+                return
+            self.stats["retried"] += 1
+            retry_at = self.clock.now() + timedelta(seconds=min(3600, 5 * 2 ** (attempts - 1)))
+            log.warning("delivery %s to %s failed (%s); retry %d at %s", row.idem_key, target.label, reason, attempts, retry_at)
+            await delivery_repo.release(self.db, row.id, _iso(retry_at), reason)
+            return
+        self.limiter.channel_sent(row.channel)
+        await delivery_repo.mark_sent(self.db, row.id, message_id, _iso(self.clock.now()))
+        self.stats["sent"] += 1
+
+    async def _target_gone(self, target: Target, reason: str) -> None:
+        log.warning("%s on %s is unreachable (%s); stopping its posts", target.label, target.platform, reason)
+        await self._report(target, reason, fail_all=True)
+
+    async def _report(self, target: Target, reason: str, fail_all: bool = False) -> None:
+        now = _iso(self.clock.now())
+        if fail_all:
+            pid = await delivery_repo.fail_target(
+                self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now
+            )
+        else:
+            async with self.db.transaction() as conn:
+                cur = await conn.execute(
+                    "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (target.platform, target.workspace, target.channel, target.channel_name, reason, now),
+                )
+                pid = int(cur.lastrowid or 0)
+        problem = Problem(pid, target.platform, target.workspace, target.channel, target.channel_name, reason, now)
+        for listener in self.on_problem:
+            await listener(problem)
+
+    async def run_forever(self) -> None:
+        await delivery_repo.recover(self.db, self.platform)
+        while True:
+            self._wake.clear()
+            await self.drain()
+            earliest = await delivery_repo.earliest_pending(self.db, self.platform)
+            timeout = None
+            if earliest is not None:
+                due = datetime.fromisoformat(earliest)
+                timeout = min(3600.0, max(0.05, (due - self.clock.now()).total_seconds()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run_forever(), name=f"careerbot-delivery-{self.platform}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+
+# -- the facade features use -----------------------------------------------------------------------
+class Outbox:
+    """Where features queue posts; owns one Dispatcher per platform that has a transport."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.dispatchers: dict[str, Dispatcher] = {}
+        self.problem_listeners: list[ProblemListener] = []
+
+    def add_transport(
+        self, transport: Transport, limiter: RateLimiter | None = None, concurrency: int = 4
+    ) -> Dispatcher:
+        dispatcher = Dispatcher(
+            self.db, self.clock, transport, limiter or RateLimiter(transport.limits), concurrency=concurrency
+        )
+        dispatcher.on_problem.append(self._problem)
+        self.dispatchers[transport.platform] = dispatcher
+        return dispatcher
+
+    def limits(self, platform: str) -> Limits:
+        dispatcher = self.dispatchers.get(platform)
+        return dispatcher.transport.limits if dispatcher else Limits()
+
+    async def queue(
+        self, conn: aiosqlite.Connection, target: Target, kind: str, period: str, reply: Reply, now: datetime
+    ) -> list[str]:
+        """Queues a post inside the caller's transaction (so it commits with the caller's other writes)."""
+        parts = split_reply(reply, self.limits(target.platform))
+        base = f"{target.platform}|{target.workspace}|{target.channel}|{kind}|{period}"
+        rows = []
+        keys = []
+        for number, part in enumerate(parts, 1):
+            key = f"{base}|{number}/{len(parts)}"
+            keys.append(key)
+            rows.append((
+                key, target.platform, target.workspace, target.channel, target.channel_name, kind, period,
+                number, len(parts), json.dumps(part.to_dict(), ensure_ascii=False), _iso(now),
+            ))
+        await delivery_repo.insert(conn, rows)
+        return keys
+
+    async def post(self, target: Target, kind: str, period: str, reply: Reply) -> list[str]:
+        async with self.db.transaction() as conn:
+            keys = await self.queue(conn, target, kind, period, reply, self.clock.now())
+        self.wake(target.platform)
+        return keys
+
+    def wake(self, platform: str | None = None) -> None:
+        for name, dispatcher in self.dispatchers.items():
+            if platform is None or name == platform:
+                dispatcher.wake()
+
+    async def drain(self, _at: datetime | None = None) -> int:
+        handled = 0
+        for dispatcher in self.dispatchers.values():
+            handled += await dispatcher.drain()
+        return handled
+
+    async def recover(self) -> int:
+        return sum([await delivery_repo.recover(self.db, p) for p in self.dispatchers])
+
+    async def _problem(self, problem: Problem) -> None:
+        for listener in self.problem_listeners:
+            await listener(problem)
+
+    def start(self) -> None:
+        for dispatcher in self.dispatchers.values():
+            dispatcher.start()
+
+    async def stop(self) -> None:
+        for dispatcher in self.dispatchers.values():
+            await dispatcher.stop()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")

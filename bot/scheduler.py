@@ -1,0 +1,161 @@
+"""The persistent scheduler: due work lives in SQLite, one task sleeps until the next item.
+
+Handlers compute (reading only) and return an ``Outcome``: what to write and when to run
+next. The scheduler applies the writes and moves the job in one transaction, so a job is
+marked done exactly when its effects (e.g. a digest queued for delivery) are stored; a crash
+before that leaves the job due and it simply runs again. This avoids the trap of deleting a
+timer before its work succeeded.
+
+Time comes from the injectable clock. When the clock is advanced (the console's ``:tick``,
+tests) jobs run at their own due instants, as a bot that stayed up would have run them.
+When the bot starts after downtime, each overdue job runs once, at "now", and handlers see
+that the instant is later than planned (a digest then covers every missed period in one post).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.storage import jobs_repo
+from bot.storage.db import Database
+from bot.storage.jobs_repo import Job
+
+log = logging.getLogger("careerbot.scheduler")
+
+Writer = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+@dataclass
+class Outcome:
+    next_due: datetime | None  # None: the job is finished and removed
+    write: Writer | None = None
+
+
+Handler = Callable[[Job, datetime], Awaitable[Outcome]]
+AfterRun = Callable[[datetime, bool], Awaitable[None]]  # (instant run at, stepping through a tick)
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** max(0, attempts - 1)))
+
+
+class Scheduler:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.handlers: dict[str, Handler] = {}
+        self.after_run: list[AfterRun] = []
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        clock.on_tick(self._on_tick)
+
+    def handle(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    # -- changing the plan -----------------------------------------------------------------
+    async def schedule(self, kind: str, ref: str, due: datetime, conn: aiosqlite.Connection | None = None) -> None:
+        """Creates or moves a job; wakes the loop so sooner work is not slept through."""
+        if conn is None:
+            async with self.db.transaction() as tx:
+                await jobs_repo.upsert(tx, kind, ref, _iso(due))
+        else:
+            await jobs_repo.upsert(conn, kind, ref, _iso(due))
+        self._wake.set()
+
+    async def cancel(self, kind: str, ref: str, conn: aiosqlite.Connection | None = None) -> None:
+        if conn is None:
+            async with self.db.transaction() as tx:
+                await jobs_repo.delete(tx, kind, ref)
+        else:
+            await jobs_repo.delete(conn, kind, ref)
+        self._wake.set()
+
+    async def next_due(self) -> datetime | None:
+        job = await jobs_repo.earliest(self.db)
+        return job.due_at if job else None
+
+    # -- running ---------------------------------------------------------------------------
+    async def run_due(self, now: datetime, step: bool = False) -> int:
+        """Runs every job due at ``now``; with ``step`` each runs at its own due instant."""
+        ran = 0
+        async with self._lock:
+            while True:
+                job = await jobs_repo.earliest(self.db, due_by=_iso(now))
+                if job is None:
+                    break
+                at = job.due_at if step else now
+                await self._run(job, at)
+                ran += 1
+                for hook in self.after_run:
+                    await hook(at, step)
+        return ran
+
+    async def _run(self, job: Job, at: datetime) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.warning("no handler for job kind %s; leaving job %s for a version that has one", job.kind, job.id)
+            await self._failed(job, at, f"no handler for {job.kind}")
+            return
+        try:
+            outcome = await handler(job, at)
+            async with self.db.transaction() as conn:
+                if outcome.write is not None:
+                    await outcome.write(conn)
+                if outcome.next_due is None:
+                    await jobs_repo.delete_id(conn, job.id)
+                else:
+                    await jobs_repo.reschedule(conn, job.id, _iso(outcome.next_due))
+        except Exception as exc:  # the job stays due; a bad handler must not stop the others
+            log.exception("job %s (%s %s) failed; will retry", job.id, job.kind, job.ref)
+            await self._failed(job, at, f"{type(exc).__name__}: {exc}")
+
+    async def _failed(self, job: Job, at: datetime, error: str) -> None:
+        retry = at + backoff(job.attempts + 1)
+        async with self.db.transaction() as conn:
+            await jobs_repo.failed(conn, job.id, _iso(retry), error[:500])
+
+    async def _on_tick(self, now: datetime) -> None:
+        await self.run_due(now, step=True)
+
+    async def run_forever(self) -> None:
+        """The one background task: run what is due, then sleep until the next item or a wake-up."""
+        while True:
+            self._wake.clear()
+            now = self.clock.now()
+            await self.run_due(now)
+            upcoming = await jobs_repo.earliest(self.db)
+            timeout = None
+            if upcoming is not None:
+                timeout = max(0.0, (upcoming.due_at - self.clock.now()).total_seconds())
+                timeout = min(timeout, 3600.0)  # re-read the clock at least hourly (suspend, clock jumps)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run_forever(), name="careerbot-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")

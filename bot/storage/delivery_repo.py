@@ -1,0 +1,163 @@
+"""SQL for the outbound queue / delivery log and the problems moderators must hear about."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    idem_key: str
+    platform: str
+    workspace: str
+    channel: str
+    channel_name: str
+    kind: str
+    period: str
+    part: int
+    parts: int
+    payload: str
+    status: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: int
+    platform: str
+    workspace: str
+    channel: str
+    channel_name: str
+    reason: str
+    at: str
+
+
+def _delivery(r) -> Delivery:  # noqa: ANN001
+    return Delivery(
+        r["id"], r["idem_key"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["kind"],
+        r["period"], r["part"], r["parts"], r["payload"], r["status"], r["attempts"],
+    )
+
+
+async def insert(
+    conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, str, str, str, str, str, int, int, str, str]]
+) -> int:
+    """Queues posts; a key already present (the same post queued again) is ignored."""
+    before = conn.total_changes
+    await conn.executemany(
+        "INSERT OR IGNORE INTO deliveries (idem_key, platform, workspace, channel, channel_name, kind, period,"
+        " part, parts, payload, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*r, r[-1]) for r in rows],
+    )
+    return conn.total_changes - before
+
+
+async def recover(db: Database, platform: str) -> int:
+    """Rows left 'sending' by a crash go back to the queue; the resend carries the same key."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE deliveries SET status = 'pending' WHERE platform = ? AND status = 'sending'", (platform,)
+        )
+        return cur.rowcount
+
+
+async def next_ready(db: Database, platform: str, now: str, busy: Sequence[str]) -> Delivery | None:
+    """The oldest ready row on a channel that has nothing in flight (keeps a digest's parts in order)."""
+    holes = ",".join("?" * len(busy))
+    extra = f" AND channel NOT IN ({holes})" if busy else ""
+    row = await db.fetchone(
+        "SELECT * FROM deliveries WHERE platform = ? AND status = 'pending' AND not_before <= ?"
+        f"{extra} ORDER BY id LIMIT 1",
+        (platform, now, *busy),
+    )
+    return _delivery(row) if row else None
+
+
+async def earliest_pending(db: Database, platform: str) -> str | None:
+    row = await db.fetchone(
+        "SELECT MIN(not_before) AS t FROM deliveries WHERE platform = ? AND status = 'pending'", (platform,)
+    )
+    return row["t"] if row else None
+
+
+async def claim(db: Database, delivery_id: int) -> None:
+    """Marks a row in flight *before* the network call, so a crash mid-send is visible on restart."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,)
+        )
+
+
+async def mark_sent(db: Database, delivery_id: int, message_id: str, at: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+            (message_id, at, delivery_id),
+        )
+
+
+async def release(db: Database, delivery_id: int, not_before: str, error: str | None, count_attempt: bool = True) -> None:
+    """Back to the queue (rate limit or transient error); a rate limit does not count as an attempt."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'pending', not_before = ?, last_error = ?,"
+            " attempts = attempts - ? WHERE id = ?",
+            (not_before, error, 0 if count_attempt else 1, delivery_id),
+        )
+
+
+async def fail(db: Database, delivery_id: int, error: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?", (error, delivery_id))
+
+
+async def fail_target(
+    db: Database, platform: str, workspace: str, channel: str, channel_name: str, reason: str, at: str
+) -> int:
+    """Stops every queued post to a target that can never accept them, and records the problem."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'failed', last_error = ?"
+            " WHERE platform = ? AND workspace = ? AND channel = ? AND status IN ('pending', 'sending')",
+            (reason, platform, workspace, channel),
+        )
+        cur = await conn.execute(
+            "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (platform, workspace, channel, channel_name, reason, at),
+        )
+        return int(cur.lastrowid or 0)
+
+
+async def unnotified(db: Database, workspace: str) -> list[Problem]:
+    rows = await db.fetchall(
+        "SELECT * FROM delivery_problems WHERE workspace = ? AND notified_at IS NULL ORDER BY id", (workspace,)
+    )
+    return [Problem(r["id"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["reason"], r["at"]) for r in rows]
+
+
+async def mark_notified(conn: aiosqlite.Connection, problem_ids: Sequence[int], at: str) -> None:
+    await conn.executemany(
+        "UPDATE delivery_problems SET notified_at = ? WHERE id = ?", [(at, pid) for pid in problem_ids]
+    )
+
+
+async def counts(db: Database, platform: str | None = None) -> dict[str, int]:
+    sql = "SELECT status, COUNT(*) AS n FROM deliveries"
+    params: tuple = ()
+    if platform:
+        sql += " WHERE platform = ?"
+        params = (platform,)
+    rows = await db.fetchall(sql + " GROUP BY status", params)
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def by_key(db: Database, idem_key: str) -> Delivery | None:
+    row = await db.fetchone("SELECT * FROM deliveries WHERE idem_key = ?", (idem_key,))
+    return _delivery(row) if row else None

@@ -1,0 +1,63 @@
+"""SQL for the scheduler's jobs table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    ref: str
+    due_at: datetime
+    attempts: int
+    last_error: str | None
+
+
+def _job(r) -> Job:  # noqa: ANN001
+    return Job(r["id"], r["kind"], r["ref"], datetime.fromisoformat(r["due_at"]), r["attempts"], r["last_error"])
+
+
+async def earliest(db: Database, due_by: str | None = None) -> Job | None:
+    if due_by is None:
+        row = await db.fetchone("SELECT * FROM jobs ORDER BY due_at, id LIMIT 1")
+    else:
+        row = await db.fetchone("SELECT * FROM jobs WHERE due_at <= ? ORDER BY due_at, id LIMIT 1", (due_by,))
+    return _job(row) if row else None
+
+
+async def get(db: Database, kind: str, ref: str) -> Job | None:
+    row = await db.fetchone("SELECT * FROM jobs WHERE kind = ? AND ref = ?", (kind, ref))
+    return _job(row) if row else None
+
+
+async def upsert(conn: aiosqlite.Connection, kind: str, ref: str, due_at: str) -> None:
+    await conn.execute(
+        "INSERT INTO jobs (kind, ref, due_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at, attempts = 0, last_error = NULL",
+        (kind, ref, due_at),
+    )
+
+
+async def delete(conn: aiosqlite.Connection, kind: str, ref: str) -> None:
+    await conn.execute("DELETE FROM jobs WHERE kind = ? AND ref = ?", (kind, ref))
+
+
+async def delete_id(conn: aiosqlite.Connection, job_id: int) -> None:
+    await conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+async def reschedule(conn: aiosqlite.Connection, job_id: int, due_at: str) -> None:
+    await conn.execute("UPDATE jobs SET due_at = ?, attempts = 0, last_error = NULL WHERE id = ?", (due_at, job_id))
+
+
+async def failed(conn: aiosqlite.Connection, job_id: int, retry_at: str, error: str) -> None:
+    await conn.execute(
+        "UPDATE jobs SET due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?", (retry_at, error, job_id)
+    )

@@ -45,8 +45,9 @@ def _role(text: str) -> Role:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="SQLite database file (default: $CAREERBOT_DB or ./careerbot.db)")
-    common.add_argument("--env-file", metavar="FILE", default=".env", help="read settings from this .env file (default: .env)")
+    # SUPPRESS: the option may come before or after the subcommand without one erasing the other.
+    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="SQLite database file (default: $CAREERBOT_DB or ./careerbot.db)")
+    common.add_argument("--env-file", metavar="FILE", default=argparse.SUPPRESS, help="read settings from this .env file (default: .env)")
 
     parser = argparse.ArgumentParser(
         prog="careerbot",
@@ -183,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = load_config(env_file=args.env_file)
-        if args.db:
+        config = load_config(env_file=getattr(args, "env_file", ".env"))
+        if getattr(args, "db", None):
             config = Config(**{**config.__dict__, "db_path": args.db})
         configure_logging(config.log_level)
         handler = {"console": cmd_console, "advice": cmd_advice}.get(args.cmd or "run", cmd_run)

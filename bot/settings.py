@@ -316,9 +316,12 @@ class SettingsService:
     # -- reading ---------------------------------------------------------------------------
     async def get(self, place: Place, name: str) -> Value:
         key = self.keys[name]
-        channel = "" if (place.is_dm or not key.channel_ok) else place.channel_id
-        stored = await settings_repo.lookup(self.db, place.workspace_key, channel, key.name)
-        return key.default if stored is None else self._decode(key, stored)
+        scopes = ["" if (place.is_dm or not key.channel_ok) else place.channel_id, ""]
+        for channel in dict.fromkeys(scopes):
+            stored = await settings_repo.lookup(self.db, place.workspace_key, channel, key.name)
+            if stored is not None:
+                return self._decode(key, stored)
+        return key.default
 
     async def zone(self, place: Place) -> ZoneInfo:
         return ZoneInfo(await self.get(place, "timezone"))

@@ -1,0 +1,107 @@
+"""Posting unsolicited messages (digests, alerts, notices) through Discord's REST API.
+
+The outbound queue needs only "create message", with Discord's own answers mapped onto
+ours: 429 → RateLimited (``retry_after``, global or per-route), 403/404 → the target is gone
+or closed to us, 5xx and network errors → try again later. Every attempt carries a nonce
+derived from the delivery's idempotency key with ``enforce_nonce``, so Discord returns the
+original message instead of posting a second one when a resend follows a lost reply.
+The base URL is configurable so tests point it at a local fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import aiohttp
+
+from bot import __version__
+from bot.config import Secret
+from bot.delivery import Limits, PermanentFailure, RateLimited, Target, TransientFailure
+from bot.models import Reply
+from bot.render.discord import render_message
+
+API = "https://discord.com/api/v10"
+USER_AGENT = f"DiscordBot (https://github.com/careerbot/careerbot, {__version__})"
+
+
+def nonce_for(key: str) -> str:
+    """Discord nonces are at most 25 characters; a hash of the key is stable across restarts."""
+    return hashlib.sha256(key.encode()).hexdigest()[:25]
+
+
+class DiscordRestTransport:
+    platform = "discord"
+    # 50 requests/s is Discord's global bot limit; messages are split well under 6000 chars.
+    limits = Limits(max_chars=5000, max_cards=10, rate=50.0, burst=1)
+
+    def __init__(
+        self,
+        token: Secret | str,
+        base_url: str = API,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 15.0,
+        limits: Limits | None = None,
+    ) -> None:
+        self._token = token.reveal() if isinstance(token, Secret) else token
+        self.base_url = base_url.rstrip("/")
+        self._session = session
+        self._own_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        if limits is not None:
+            self.limits = limits
+
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._own_session = True
+        return self._session
+
+    async def send(self, target: Target, reply: Reply, key: str) -> str:
+        payload = render_message(reply)
+        payload["nonce"] = nonce_for(key)
+        payload["enforce_nonce"] = True
+        headers = {"Authorization": f"Bot {self._token}", "User-Agent": USER_AGENT}
+        url = f"{self.base_url}/channels/{target.channel}/messages"
+        session = await self._client()
+        try:
+            async with session.post(url, json=payload, headers=headers) as resp:
+                body = await _json(resp)
+                if 200 <= resp.status < 300:
+                    return str(body.get("id", ""))
+                _raise_for(resp.status, resp.headers, body)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+
+async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        data = await resp.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _raise_for(status: int, headers: Any, body: dict[str, Any]) -> None:
+    message = str(body.get("message") or f"HTTP {status}")[:200]
+    code = body.get("code")
+    if status == 429:
+        try:
+            retry_after = float(body.get("retry_after") or headers.get("Retry-After") or 1.0)
+        except (TypeError, ValueError):
+            retry_after = 1.0
+        whole = bool(body.get("global")) or headers.get("X-RateLimit-Global") == "true" or headers.get("X-RateLimit-Scope") == "global"
+        raise RateLimited(retry_after, whole_platform=whole)
+    if status in (403, 404):
+        what = {10003: "the channel no longer exists", 50001: "the bot cannot see the channel",
+                50013: "the bot lacks permission to post there"}.get(code if isinstance(code, int) else -1, message)
+        raise PermanentFailure(f"{what} (Discord {status}{f', code {code}' if code else ''})")
+    if status == 400:
+        raise PermanentFailure(f"Discord rejected the message: {message}", target_gone=False)
+    raise TransientFailure(f"Discord answered {status}: {message}")

@@ -1,0 +1,115 @@
+"""A local fake of the part of Discord's REST API the outbound queue uses (create message).
+
+Protocol-faithful where the queue depends on it: bot-token auth, the global rate limit
+answered with 429 + JSON ``retry_after``/``global`` and the Retry-After/X-RateLimit-* headers,
+Unknown Channel (404, code 10003), Missing Permissions (403, code 50013), and
+``nonce`` + ``enforce_nonce`` deduplication (a repeat returns the original message).
+Test knobs: fail a channel's next requests with given statuses, or store a message and then
+drop the connection before answering (the "lost acknowledgement" case).
+Used by the tests and by bench/fanout.py; serves on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FakeDiscord:
+    token: str = "test-token"
+    rate_limit: int = 50  # requests per window, like Discord's global 50/s
+    window: float = 1.0
+    channels: set[str] | None = None  # None: every channel id exists
+    forbidden: set[str] = field(default_factory=set)
+    fail_next: dict[str, list[int]] = field(default_factory=dict)  # channel -> statuses to answer first
+    drop_ack: set[str] = field(default_factory=set)  # channels whose next message is stored, then the connection dropped
+
+    def __post_init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.requests = 0
+        self.rate_limited = 0
+        self.deduplicated = 0
+        self._recent: deque[float] = deque()
+        self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    def in_channel(self, channel: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["channel_id"] == channel]
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/api/v10/channels/{channel_id}/messages", self._create_message)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}/api/v10"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _limited(self) -> float | None:
+        now = time.monotonic()
+        while self._recent and self._recent[0] <= now - self.window:
+            self._recent.popleft()
+        if len(self._recent) >= self.rate_limit:
+            return max(0.001, self._recent[0] + self.window - now)
+        self._recent.append(now)
+        return None
+
+    async def _create_message(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+        retry_after = self._limited()
+        if retry_after is not None:
+            self.rate_limited += 1
+            return web.json_response(
+                {"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": True},
+                status=429,
+                headers={"Retry-After": str(max(1, round(retry_after))), "X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"},
+            )
+        channel = request.match_info["channel_id"]
+        if self.channels is not None and channel not in self.channels:
+            return web.json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        if channel in self.forbidden:
+            return web.json_response({"message": "Missing Permissions", "code": 50013}, status=403)
+        queued = self.fail_next.get(channel)
+        if queued:
+            status = queued.pop(0)
+            return web.json_response({"message": f"injected {status}", "code": 0}, status=status)
+        try:
+            payload = await request.json()
+        except ValueError:
+            return web.json_response({"message": "Cannot send an empty message", "code": 50006}, status=400)
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce") and (channel, str(nonce)) in self._by_nonce:
+            self.deduplicated += 1
+            return web.json_response(self._by_nonce[(channel, str(nonce))])
+        if not payload.get("content") and not payload.get("embeds"):
+            return web.json_response({"message": "Cannot send an empty message", "code": 50006}, status=400)
+        message = {
+            "id": str(1_000_000 + len(self.messages)),
+            "channel_id": channel,
+            "content": payload.get("content", ""),
+            "embeds": payload.get("embeds", []),
+            "nonce": nonce,
+        }
+        self.messages.append(message)
+        if nonce is not None:
+            self._by_nonce[(channel, str(nonce))] = message
+        if channel in self.drop_ack:
+            self.drop_ack.discard(channel)
+            assert request.transport is not None
+            request.transport.abort()  # the message exists, but the sender never hears so
+            raise web.HTTPInternalServerError()
+        return web.json_response(message)

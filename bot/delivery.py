@@ -29,6 +29,7 @@ import aiosqlite
 
 from bot.clock import Clock
 from bot.models import Card, Reply
+from bot.registry import sanitize_reply
 from bot.storage import delivery_repo
 from bot.storage.db import Database
 from bot.storage.delivery_repo import Delivery, Problem
@@ -384,7 +385,8 @@ class Outbox:
         self, conn: aiosqlite.Connection, target: Target, kind: str, period: str, reply: Reply, now: datetime
     ) -> list[str]:
         """Queues a post inside the caller's transaction (so it commits with the caller's other writes)."""
-        parts = split_reply(reply, self.limits(target.platform))
+        # Posts carry feed- and moderator-supplied text; defuse mentions here as replies are in dispatch.
+        parts = split_reply(sanitize_reply(reply), self.limits(target.platform))
         base = f"{target.platform}|{target.workspace}|{target.channel}|{kind}|{period}"
         rows = []
         keys = []

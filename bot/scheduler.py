@@ -148,8 +148,10 @@ class Scheduler:
             self._task = asyncio.create_task(self.run_forever(), name="careerbot-scheduler")
 
     async def stop(self) -> None:
+        """Lets a running job finish its transaction, then stops the loop."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:
+                self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:

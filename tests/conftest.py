@@ -29,6 +29,12 @@ class Console:
         assert len(events) == 1, events
         return events[0]["reply"]
 
+    async def posts(self, line: str) -> list[dict[str, Any]]:
+        """Runs a line (typically :tick) and returns the scheduled posts it produced, in order."""
+        events = await self.session.feed(line)
+        assert events[-1]["type"] in ("reply", "meta"), events
+        return [e for e in events if e["type"] == "post"]
+
     async def text(self, line: str) -> str:
         reply = await self.say(line)
         parts = [reply["text"]]

@@ -150,7 +150,11 @@ class App:
 def _notice(problems: list[Problem]) -> Reply:
     lines = [f"Moderator notice: {len(problems)} problem(s) posting." if len(problems) > 1 else "Moderator notice:"]
     for p in problems[:5]:
-        lines.append(f"- I could not post to #{p.channel_name or p.channel}: {p.reason}. Its scheduled posts are paused; fix access, then /digest resume.")
+        where = f"#{p.channel_name or p.channel}"
+        if p.target_gone:
+            lines.append(f"- I cannot post to {where}: {p.reason}. Its digests are paused; fix access, then /digest resume.")
+        else:
+            lines.append(f"- A post to {where} was not delivered: {p.reason}.")
     if len(problems) > 5:
         lines.append(f"- …and {len(problems) - 5} more.")
     return Reply(text="\n".join(lines))

@@ -37,7 +37,7 @@ from bot.text import shorten
 
 log = logging.getLogger("careerbot.delivery")
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 10  # with backoff from 30 s doubling to 1 h: about three hours of trying
 
 
 # -- what transports raise -------------------------------------------------------------------
@@ -179,6 +179,10 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await self._wait((1 - self._tokens) / self.limits.rate)
+                # The token that accrued while we waited is ours; setting it (rather than
+                # recomputing) avoids spinning on float rounding a hair short of 1.
+                self._tokens = max(self._tokens, 1.0)
+                self._stamp = self.monotonic()
 
     async def _wait(self, seconds: float) -> None:
         self.waited += seconds
@@ -298,7 +302,7 @@ class Dispatcher:
                 await self._report(target, f"gave up after {attempts} attempts ({shorten(reason, 120)})")
                 return
             self.stats["retried"] += 1
-            retry_at = self.clock.now() + timedelta(seconds=min(3600, 5 * 2 ** (attempts - 1)))
+            retry_at = self.clock.now() + timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
             log.warning("delivery %s to %s failed (%s); retry %d at %s", row.idem_key, target.label, reason, attempts, retry_at)
             await delivery_repo.release(self.db, row.id, _iso(retry_at), reason)
             return
@@ -317,14 +321,10 @@ class Dispatcher:
                 self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now
             )
         else:
-            async with self.db.transaction() as conn:
-                cur = await conn.execute(
-                    "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (target.platform, target.workspace, target.channel, target.channel_name, reason, now),
-                )
-                pid = int(cur.lastrowid or 0)
-        problem = Problem(pid, target.platform, target.workspace, target.channel, target.channel_name, reason, now)
+            pid = await delivery_repo.add_problem(
+                self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now
+            )
+        problem = Problem(pid, target.platform, target.workspace, target.channel, target.channel_name, reason, now, fail_all)
         for listener in self.on_problem:
             await listener(problem)
 
@@ -431,6 +431,9 @@ class Outbox:
     async def stop(self) -> None:
         for dispatcher in self.dispatchers.values():
             await dispatcher.stop()
+            aclose = getattr(dispatcher.transport, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def _iso(moment: datetime) -> str:

@@ -144,6 +144,8 @@ async def _on_setting(app: "App", workspace: str, channel: str, key: str) -> Non
 
 async def _on_problem(app: "App", problem: Problem) -> None:
     """A channel we can no longer post to: pause its digests instead of failing every day."""
+    if not problem.target_gone:
+        return  # one post failed (e.g. an outage outlasted the retries); tomorrow's may well work
     for d in await digest_repo.in_channel(app.db, problem.workspace, problem.channel):
         if d.paused:
             continue

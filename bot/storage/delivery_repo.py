@@ -36,6 +36,7 @@ class Problem:
     channel_name: str
     reason: str
     at: str
+    target_gone: bool = True
 
 
 def _delivery(r) -> Delivery:  # noqa: ANN001
@@ -135,11 +136,27 @@ async def fail_target(
         return int(cur.lastrowid or 0)
 
 
+async def add_problem(
+    db: Database, platform: str, workspace: str, channel: str, channel_name: str, reason: str, at: str
+) -> int:
+    """One post failed for good (the target itself may still work)."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, target_gone, at)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?)",
+            (platform, workspace, channel, channel_name, reason, at),
+        )
+        return int(cur.lastrowid or 0)
+
+
 async def unnotified(db: Database, workspace: str) -> list[Problem]:
     rows = await db.fetchall(
         "SELECT * FROM delivery_problems WHERE workspace = ? AND notified_at IS NULL ORDER BY id", (workspace,)
     )
-    return [Problem(r["id"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["reason"], r["at"]) for r in rows]
+    return [
+        Problem(r["id"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["reason"], r["at"], bool(r["target_gone"]))
+        for r in rows
+    ]
 
 
 async def mark_notified(conn: aiosqlite.Connection, problem_ids: Sequence[int], at: str) -> None:

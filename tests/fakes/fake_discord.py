@@ -86,6 +86,13 @@ class FakeDiscord:
         queued = self.fail_next.get(channel)
         if queued:
             status = queued.pop(0)
+            if status == 429:  # a per-route limit on this channel, as Discord sends it
+                self.rate_limited += 1
+                return web.json_response(
+                    {"message": "You are being rate limited.", "retry_after": 2.5, "global": False},
+                    status=429,
+                    headers={"Retry-After": "3", "X-RateLimit-Scope": "user", "X-RateLimit-Bucket": f"chan-{channel}"},
+                )
             return web.json_response({"message": f"injected {status}", "code": 0}, status=status)
         try:
             payload = await request.json()

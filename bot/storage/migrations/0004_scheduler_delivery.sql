@@ -43,6 +43,7 @@ CREATE TABLE delivery_problems (
     channel     TEXT NOT NULL,
     channel_name TEXT NOT NULL DEFAULT '',
     reason      TEXT NOT NULL,
+    target_gone INTEGER NOT NULL DEFAULT 1,  -- 1: the channel refuses everything; 0: one post failed
     at          TEXT NOT NULL,
     notified_at TEXT
 );

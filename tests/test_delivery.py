@@ -1,0 +1,294 @@
+"""The outbound queue against a local fake of Discord's API: rate limits, failures, crash safety.
+
+Time: the bot's schedule runs on the fake clock; the rate limiter's waits use a fake
+monotonic clock, so a 2.5 s retry_after costs no real time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.discord_rest import DiscordRestTransport
+from bot.app import App
+from bot.clock import Clock, frozen_clock
+from bot.delivery import Limits, RateLimiter, split_reply
+from bot.models import Actor, Card, Place, Reply, Role
+from bot.storage import delivery_repo
+from tests.fakes.fake_discord import FakeDiscord
+
+GUILD = Place("discord", "g1", "100", "general")
+MOD = Actor("discord:7", "mia", Role.MODERATOR)
+MEMBER = Actor("discord:8", "max")
+START = "2026-01-05T09:00:00+00:00"
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Crash(BaseException):
+    """Stands in for the process dying at an exact point (not an Exception: nothing may catch it)."""
+
+
+class CrashAfterSend(DiscordRestTransport):
+    """The platform accepts the post, then the bot dies before recording that it did."""
+
+    async def send(self, target, reply, key):  # noqa: ANN001
+        await super().send(target, reply, key)
+        raise Crash()
+
+
+@pytest.fixture
+async def fake():
+    server = FakeDiscord(channels={"100", "200", "mods"})
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def discord_app(db_path: Path, fake: FakeDiscord, clock: Clock, transport_cls=DiscordRestTransport) -> tuple[App, FakeTime]:
+    app = await App.create(db_path, clock=clock)
+    transport = transport_cls("test-token", base_url=fake.base_url)
+    ticks = FakeTime()
+    app.outbox.add_transport(transport, RateLimiter(transport.limits, ticks.monotonic, ticks.sleep), concurrency=1)
+    return app, ticks
+
+
+async def add_digest(app: App, place: Place = GUILD) -> None:
+    reply = await app.handle(MOD, place, "/digest add tips daily 09:00")
+    assert reply.kind == "info", reply.text
+
+
+async def test_a_digest_reaches_discord_as_an_embed(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await add_digest(app)
+        await app.clock.advance(timedelta(days=1))
+        [message] = fake.in_channel("100")
+        assert message["content"].startswith("**Digest #1** · daily 09:00")
+        assert message["embeds"][0]["title"].startswith("Tip of the day: ")
+        assert await delivery_repo.counts(app.db, "discord") == {"sent": 1}
+    finally:
+        await app.close()
+
+
+async def test_429_waits_retry_after_and_does_not_count_as_a_failure(db_path: Path, fake: FakeDiscord) -> None:
+    app, ticks = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await add_digest(app)
+        fake.fail_next["100"] = [429]
+        await app.clock.advance(timedelta(days=1))
+        assert len(fake.in_channel("100")) == 1
+        assert fake.rate_limited == 1
+        assert any(abs(s - 2.5) < 0.01 for s in ticks.slept), ticks.slept
+        row = (await app.db.fetchall("SELECT attempts, status FROM deliveries"))[0]
+        assert (row["attempts"], row["status"]) == (1, "sent")
+    finally:
+        await app.close()
+
+
+async def test_transient_errors_back_off_then_succeed_once(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await add_digest(app)
+        fake.fail_next["100"] = [503, 502]
+        await app.clock.advance(timedelta(days=1))
+        assert fake.in_channel("100") == []
+        await app.clock.advance(timedelta(seconds=30))
+        await app.outbox.drain()
+        assert fake.in_channel("100") == []
+        await app.clock.advance(timedelta(seconds=60))
+        await app.outbox.drain()
+        assert len(fake.in_channel("100")) == 1
+    finally:
+        await app.close()
+
+
+async def test_gives_up_after_max_attempts_and_tells_moderators(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await add_digest(app)
+        fake.fail_next["100"] = [500] * 20
+        await app.clock.advance(timedelta(days=1))
+        for _ in range(12):
+            await app.clock.advance(timedelta(hours=1))
+            await app.outbox.drain()
+        row = (await app.db.fetchall("SELECT attempts, status FROM deliveries"))[0]
+        assert (row["attempts"], row["status"]) == (10, "failed")
+        reply = await app.handle(MOD, GUILD, "/digest list")
+        assert "was not delivered: gave up after 10 attempts" in reply.text
+        assert "next Wed" in reply.plain_text()  # one lost post does not pause the digest
+    finally:
+        await app.close()
+
+
+async def test_deleted_channel_stops_retries_pauses_and_is_reported_once(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    gone = Place("discord", "g1", "999", "old-news")
+    try:
+        await add_digest(app, gone)
+        await app.clock.advance(timedelta(days=1))
+        requests = fake.requests
+        await app.clock.advance(timedelta(days=3))
+        assert fake.requests == requests  # no retries, no new posts to a dead channel
+        assert await delivery_repo.counts(app.db, "discord") == {"failed": 1}
+        member_reply = await app.handle(MEMBER, GUILD, "/advice how do I find an internship")
+        assert "Moderator notice" not in member_reply.plain_text()
+        first = await app.handle(MOD, GUILD, "/digest list")
+        assert "Moderator notice" in first.text and "the channel no longer exists" in first.text
+        assert "paused (the channel no longer exists" in first.plain_text()
+        second = await app.handle(MOD, GUILD, "/digest list")
+        assert "Moderator notice" not in second.text
+    finally:
+        await app.close()
+
+
+async def test_permission_loss_is_posted_to_the_mod_channel(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await app.handle(MOD, GUILD, "/config set mod_channel <#mods>")
+        await add_digest(app, Place("discord", "g1", "200", "jobs"))
+        fake.forbidden.add("200")
+        await app.clock.advance(timedelta(days=1))
+        await app.outbox.drain()
+        [notice] = fake.in_channel("mods")
+        assert "I cannot post to #jobs: the bot lacks permission to post there" in notice["content"]
+        assert "Moderator notice" not in (await app.handle(MOD, GUILD, "/digest list")).text  # already told
+    finally:
+        await app.close()
+
+
+async def test_crash_while_building_the_digest_loses_nothing(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    await add_digest(app)
+
+    class Exploding:
+        name, title, help = "boom", "Boom", "dies"
+
+        async def collect(self, *args):  # noqa: ANN002
+            raise Crash()
+
+    app.providers.providers["tips"], real = Exploding(), app.providers.providers["tips"]
+    with pytest.raises(Crash):
+        await app.clock.advance(timedelta(days=1))
+    await app.close()
+
+    again, _ = await discord_app(db_path, fake, frozen_clock("2026-01-06T09:05:00+00:00"))
+    try:
+        await again.start(background=False)
+        assert len(fake.in_channel("100")) == 1
+        assert real is not None
+    finally:
+        await again.close()
+
+
+async def test_crash_between_due_and_sent_loses_nothing(db_path: Path, fake: FakeDiscord) -> None:
+    app = await App.create(db_path, clock=frozen_clock(START))  # no transport: the post stays queued
+    await add_digest(app)
+    await app.clock.advance(timedelta(days=1))
+    assert await delivery_repo.counts(app.db) == {"pending": 1}
+    await app.close()
+
+    again, _ = await discord_app(db_path, fake, frozen_clock("2026-01-06T09:01:00+00:00"))
+    try:
+        await again.start(background=False)
+        assert len(fake.in_channel("100")) == 1
+        await again.start(background=False)  # a second start finds nothing more to do
+        assert len(fake.in_channel("100")) == 1
+    finally:
+        await again.close()
+
+
+async def test_crash_between_sent_and_marked_done_does_not_duplicate(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START), transport_cls=CrashAfterSend)
+    await add_digest(app)
+    with pytest.raises(Crash):
+        await app.clock.advance(timedelta(days=1))
+    assert len(fake.in_channel("100")) == 1
+    assert await delivery_repo.counts(app.db) == {"sending": 1}  # in flight when it died
+    await app.close()
+
+    again, _ = await discord_app(db_path, fake, frozen_clock("2026-01-06T09:01:00+00:00"))
+    try:
+        await again.start(background=False)
+        assert len(fake.in_channel("100")) == 1  # the resend carried the same nonce
+        assert fake.deduplicated == 1
+        assert await delivery_repo.counts(again.db) == {"sent": 1}
+    finally:
+        await again.close()
+
+
+async def test_lost_acknowledgement_is_resent_with_the_same_key(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await add_digest(app)
+        fake.drop_ack.add("100")
+        await app.clock.advance(timedelta(days=1))
+        assert len(fake.in_channel("100")) == 1
+        assert await delivery_repo.counts(app.db) == {"pending": 1}  # we do not know it arrived
+        await app.clock.advance(timedelta(seconds=30))
+        await app.outbox.drain()
+        assert len(fake.in_channel("100")) == 1 and fake.deduplicated == 1
+        assert await delivery_repo.counts(app.db) == {"sent": 1}
+    finally:
+        await app.close()
+
+
+async def test_the_same_period_queued_twice_is_one_post(db_path: Path, fake: FakeDiscord) -> None:
+    from bot.delivery import Target
+
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        target = Target("discord", "discord:g1", "100", "general")
+        await app.outbox.post(target, "alert", "2026-01-05", Reply(text="one"))
+        await app.outbox.post(target, "alert", "2026-01-05", Reply(text="one again"))
+        await app.outbox.drain()
+        assert [m["content"] for m in fake.in_channel("100")] == ["one"]
+    finally:
+        await app.close()
+
+
+def test_split_reply_respects_limits_and_keeps_order() -> None:
+    reply = Reply(text="head", cards=[Card(title=f"c{i}", body="x" * 300) for i in range(12)])
+    parts = split_reply(reply, Limits(max_chars=1000, max_cards=5))
+    assert [len(p.cards) for p in parts] == [3, 3, 3, 3]
+    assert [c.title for p in parts for c in p.cards] == [f"c{i}" for i in range(12)]
+    assert parts[0].text == "head" and all(not p.text for p in parts[1:])
+    huge = split_reply(Reply(cards=[Card(title="big", body="y" * 10_000)]), Limits(max_chars=2000))
+    assert len(huge) == 1 and len(huge[0].cards[0].body) < 2000 and huge[0].cards[0].body.endswith("…")
+
+
+def test_discord_payload_never_pings_and_fits() -> None:
+    from bot.render.discord import render_message
+
+    payload = render_message(Reply(text="@everyone " + "z" * 3000, cards=[Card(title="t" * 400, body="b" * 5000)]))
+    assert payload["allowed_mentions"] == {"parse": []}
+    assert len(payload["content"]) <= 2000
+    embed = payload["embeds"][0]
+    assert len(embed["title"]) <= 256 and len(embed["description"]) <= 4096
+    assert len(json.dumps(payload)) < 8000
+
+
+async def test_rate_limiter_spaces_requests_to_the_platform_rate() -> None:
+    ticks = FakeTime()
+    limiter = RateLimiter(Limits(rate=50.0, burst=1), ticks.monotonic, ticks.sleep)
+    for _ in range(101):
+        await limiter.acquire()
+    assert ticks.now == pytest.approx(2.0, rel=0.01)  # 100 intervals of 20 ms
+    limiter.pause(3.0)
+    before = ticks.now
+    await limiter.acquire()
+    assert ticks.now - before >= 3.0

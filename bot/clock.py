@@ -6,6 +6,7 @@ Everything in the core asks ``ctx.clock.now()`` rather than ``datetime.now()``. 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
@@ -68,3 +69,36 @@ def parse_duration(text: str) -> timedelta:
     if total > MAX_TICK:
         raise ValueError("a single tick can move the clock at most 366 days")
     return total
+
+
+def iso_utc(moment: datetime) -> str:
+    """The one text form of an instant in the database: UTC, fixed width, so strings sort as times."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before retry number ``attempts`` (1-based): 30 s doubling, at most an hour."""
+    return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** max(0, attempts - 1)))
+
+
+class BackgroundLoop:
+    """Owns one long-running task; stopping cancels it and waits until it has ended."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, run: Callable[[], Awaitable[None]], name: str) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(run(), name=name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

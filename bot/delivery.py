@@ -22,12 +22,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Protocol
 
 import aiosqlite
 
-from bot.clock import Clock
+from bot.clock import BackgroundLoop, Clock, backoff, iso_utc
 from bot.models import Card, Reply
 from bot.registry import sanitize_reply
 from bot.storage import delivery_repo
@@ -228,7 +228,7 @@ class Dispatcher:
         self._claim_lock = asyncio.Lock()
         self._busy: set[str] = set()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop()
 
     @property
     def platform(self) -> str:
@@ -264,7 +264,7 @@ class Dispatcher:
     async def _claim(self) -> Delivery | None:
         async with self._claim_lock:
             busy = sorted(self._busy | set(self.limiter.resting_channels()))
-            row = await delivery_repo.next_ready(self.db, self.platform, _iso(self.clock.now()), busy)
+            row = await delivery_repo.next_ready(self.db, self.platform, iso_utc(self.clock.now()), busy)
             if row is None:
                 return None
             self._busy.add(row.channel)
@@ -283,7 +283,7 @@ class Dispatcher:
                 self.limiter.pause(exc.retry_after)
             else:
                 self.limiter.channel_pause(row.channel, exc.retry_after)
-            await delivery_repo.release(self.db, row.id, _iso(self.clock.now()), str(exc), count_attempt=False)
+            await delivery_repo.release(self.db, row.id, iso_utc(self.clock.now()), str(exc), count_attempt=False)
             return
         except PermanentFailure as exc:
             self.stats["failed"] += 1
@@ -302,12 +302,12 @@ class Dispatcher:
                 await self._report(target, f"gave up after {attempts} attempts ({shorten(reason, 120)})")
                 return
             self.stats["retried"] += 1
-            retry_at = self.clock.now() + timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
+            retry_at = self.clock.now() + backoff(attempts)
             log.warning("delivery %s to %s failed (%s); retry %d at %s", row.idem_key, target.label, reason, attempts, retry_at)
-            await delivery_repo.release(self.db, row.id, _iso(retry_at), reason)
+            await delivery_repo.release(self.db, row.id, iso_utc(retry_at), reason)
             return
         self.limiter.channel_sent(row.channel)
-        await delivery_repo.mark_sent(self.db, row.id, message_id, _iso(self.clock.now()))
+        await delivery_repo.mark_sent(self.db, row.id, message_id, iso_utc(self.clock.now()))
         self.stats["sent"] += 1
 
     async def _target_gone(self, target: Target, reason: str) -> None:
@@ -315,7 +315,7 @@ class Dispatcher:
         await self._report(target, reason, fail_all=True)
 
     async def _report(self, target: Target, reason: str, fail_all: bool = False) -> None:
-        now = _iso(self.clock.now())
+        now = iso_utc(self.clock.now())
         if fail_all:
             pid = await delivery_repo.fail_target(
                 self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now
@@ -344,17 +344,10 @@ class Dispatcher:
                 pass
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name=f"careerbot-delivery-{self.platform}")
+        self._loop.start(self.run_forever, f"careerbot-delivery-{self.platform}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._loop.stop()
 
 
 # -- the facade features use -----------------------------------------------------------------------
@@ -395,7 +388,7 @@ class Outbox:
             keys.append(key)
             rows.append((
                 key, target.platform, target.workspace, target.channel, target.channel_name, kind, period,
-                number, len(parts), json.dumps(part.to_dict(), ensure_ascii=False), _iso(now),
+                number, len(parts), json.dumps(part.to_dict(), ensure_ascii=False), iso_utc(now),
             ))
         await delivery_repo.insert(conn, rows)
         return keys
@@ -434,7 +427,3 @@ class Outbox:
             aclose = getattr(dispatcher.transport, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")

@@ -18,11 +18,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import aiosqlite
 
-from bot.clock import Clock
+from bot.clock import BackgroundLoop, Clock, backoff, iso_utc
 from bot.storage import jobs_repo
 from bot.storage.db import Database
 from bot.storage.jobs_repo import Job
@@ -41,13 +41,6 @@ class Outcome:
 Handler = Callable[[Job, datetime], Awaitable[Outcome]]
 AfterRun = Callable[[datetime, bool], Awaitable[None]]  # (instant run at, stepping through a tick)
 
-MAX_BACKOFF = timedelta(hours=1)
-
-
-def backoff(attempts: int) -> timedelta:
-    return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** max(0, attempts - 1)))
-
-
 class Scheduler:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -56,7 +49,7 @@ class Scheduler:
         self.after_run: list[AfterRun] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop()
         clock.on_tick(self._on_tick)
 
     def handle(self, kind: str, handler: Handler) -> None:
@@ -67,9 +60,9 @@ class Scheduler:
         """Creates or moves a job; wakes the loop so sooner work is not slept through."""
         if conn is None:
             async with self.db.transaction() as tx:
-                await jobs_repo.upsert(tx, kind, ref, _iso(due))
+                await jobs_repo.upsert(tx, kind, ref, iso_utc(due))
         else:
-            await jobs_repo.upsert(conn, kind, ref, _iso(due))
+            await jobs_repo.upsert(conn, kind, ref, iso_utc(due))
         self._wake.set()
 
     async def cancel(self, kind: str, ref: str, conn: aiosqlite.Connection | None = None) -> None:
@@ -90,7 +83,7 @@ class Scheduler:
         ran = 0
         async with self._lock:
             while True:
-                job = await jobs_repo.earliest(self.db, due_by=_iso(now))
+                job = await jobs_repo.earliest(self.db, due_by=iso_utc(now))
                 if job is None:
                     break
                 at = job.due_at if step else now
@@ -114,7 +107,7 @@ class Scheduler:
                 if outcome.next_due is None:
                     await jobs_repo.delete_id(conn, job.id)
                 else:
-                    await jobs_repo.reschedule(conn, job.id, _iso(outcome.next_due))
+                    await jobs_repo.reschedule(conn, job.id, iso_utc(outcome.next_due))
         except Exception as exc:  # the job stays due; a bad handler must not stop the others
             log.exception("job %s (%s %s) failed; will retry", job.id, job.kind, job.ref)
             await self._failed(job, at, f"{type(exc).__name__}: {exc}")
@@ -122,7 +115,7 @@ class Scheduler:
     async def _failed(self, job: Job, at: datetime, error: str) -> None:
         retry = at + backoff(job.attempts + 1)
         async with self.db.transaction() as conn:
-            await jobs_repo.failed(conn, job.id, _iso(retry), error[:500])
+            await jobs_repo.failed(conn, job.id, iso_utc(retry), error[:500])
 
     async def _on_tick(self, now: datetime) -> None:
         await self.run_due(now, step=True)
@@ -144,20 +137,9 @@ class Scheduler:
                 pass
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name="careerbot-scheduler")
+        self._loop.start(self.run_forever, "careerbot-scheduler")
 
     async def stop(self) -> None:
         """Lets a running job finish its transaction, then stops the loop."""
-        if self._task is not None:
-            async with self._lock:
-                self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        async with self._lock:
+            await self._loop.stop()

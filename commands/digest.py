@@ -9,12 +9,13 @@ produces one catch-up post whose header says how many runs and which span it cov
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from bot.clock import iso_utc
 from bot.context import Context
 from bot.delivery import Target
 from bot.models import Card, Place, Reply, Role
@@ -92,10 +93,6 @@ async def build(
     return Reply(text=text, cards=cards), sections
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
 async def run_job(app: "App", job: Job, at: datetime) -> Outcome:
     d = await digest_repo.get(app.db, int(job.ref))
     if d is None or d.paused:
@@ -114,12 +111,12 @@ async def run_job(app: "App", job: Job, at: datetime) -> Outcome:
         if not await digest_repo.exists(conn, d.id):
             return  # removed or paused while we were building it: post nothing
         if reply is not None:
-            await app.outbox.queue(conn, target, f"digest-{d.id}", _iso(end), reply, at)
+            await app.outbox.queue(conn, target, f"digest-{d.id}", iso_utc(end), reply, at)
         for provider, section in sections:
             await digest_repo.record_seen(
-                conn, d.workspace, d.channel, provider, section.item_keys, _iso(at), section.restart_rotation
+                conn, d.workspace, d.channel, provider, section.item_keys, iso_utc(at), section.restart_rotation
             )
-        await digest_repo.set_covered(conn, d.id, _iso(end))
+        await digest_repo.set_covered(conn, d.id, iso_utc(end))
 
     return Outcome(next_due=rec.next_after(at, zone), write=write)
 
@@ -233,7 +230,7 @@ def register(registry: Registry) -> None:
         due = rec.next_after(now, zone)
         async with ctx.db.transaction() as conn:
             digest_id = await digest_repo.insert(
-                conn, ctx.place.platform, workspace, channel, channel_name, rec.canonical(), providers, ctx.actor.id, _iso(now)
+                conn, ctx.place.platform, workspace, channel, channel_name, rec.canonical(), providers, ctx.actor.id, iso_utc(now)
             )
             await ctx.app.scheduler.schedule(JOB_KIND, str(digest_id), due, conn)
         settings = await _settings(ctx.app, place)
@@ -284,7 +281,7 @@ def register(registry: Registry) -> None:
         zone = await ctx.app.settings.zone(place)
         due = parse_recurrence(d.schedule).next_after(ctx.now(), zone)
         async with ctx.db.transaction() as conn:
-            await digest_repo.set_paused(conn, d.id, False, None, covered_until=_iso(ctx.now()))
+            await digest_repo.set_paused(conn, d.id, False, None, covered_until=iso_utc(ctx.now()))
             await ctx.app.scheduler.schedule(JOB_KIND, str(d.id), due, conn)
         settings = await _settings(ctx.app, place)
         return Reply(text=f"Digest #{d.id} resumes; next post {_when(due, zone, settings)} ({zone.key}).")

@@ -286,3 +286,10 @@ async def test_the_scheduler_loop_is_woken_by_sooner_work(app) -> None:
     await asyncio.wait_for(ran.wait(), timeout=5)
     await app.scheduler.stop()
     assert await jobs_repo.earliest(app.db) is None
+
+
+async def test_a_schedule_without_a_time_uses_the_digest_time_setting(console) -> None:
+    await mod(console)
+    await console.say("/config set digest_time 7:15am")
+    reply = await console.say("/digest add tips weekdays")
+    assert "weekdays 07:15" in reply["text"] and "first on Tue 2026-01-06 07:15" in reply["text"]

@@ -25,7 +25,8 @@ META_HELP = """Console controls:
   :user NAME                   act as another user
   :in #channel                 move to a channel
   :dm                          talk in a direct message
-  :tick DURATION               move the bot's clock forward (e.g. 2d, 1h30m)
+  :tick DURATION               move the bot's clock forward (e.g. 2d, 1h30m);
+                               scheduled posts due meanwhile are shown
   :whoami                      show who and where you are
   :quit                        leave the console"""
 

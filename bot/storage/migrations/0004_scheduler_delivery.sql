@@ -33,7 +33,8 @@ CREATE TABLE deliveries (
     message_id  TEXT,
     last_error  TEXT
 );
-CREATE INDEX deliveries_by_status ON deliveries (platform, status, not_before, id);
+-- Claiming walks pending rows oldest first, so the index order is the ORDER BY (no sort per claim).
+CREATE INDEX deliveries_by_status ON deliveries (platform, status, id);
 
 -- Permanent delivery failures moderators must hear about. notified_at is set once they have.
 CREATE TABLE delivery_problems (

@@ -23,6 +23,7 @@ from bot.settings import SettingsService, core_keys
 from bot.storage import delivery_repo
 from bot.storage.db import Database, open_database
 from bot.storage.delivery_repo import Problem
+from bot.text import defuse_mentions
 
 log = logging.getLogger("careerbot.app")
 
@@ -142,7 +143,7 @@ class App:
             return reply
         async with self.db.transaction() as conn:
             await delivery_repo.mark_notified(conn, [p.id for p in problems], self.clock.now().isoformat())
-        notice = _notice(problems).text
+        notice = defuse_mentions(_notice(problems).text)
         reply.text = f"{reply.text}\n\n{notice}" if reply.text else notice
         return reply
 

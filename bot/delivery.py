@@ -332,8 +332,13 @@ class Dispatcher:
         await delivery_repo.recover(self.db, self.platform)
         while True:
             self._wake.clear()
-            await self.drain()
-            earliest = await delivery_repo.earliest_pending(self.db, self.platform)
+            try:
+                await self.drain()
+                earliest = await delivery_repo.earliest_pending(self.db, self.platform)
+            except Exception:  # keep sending later rather than dying silently
+                log.exception("%s sender failed; retrying in 30 s", self.platform)
+                await asyncio.sleep(30)
+                continue
             timeout = None
             if earliest is not None:
                 due = datetime.fromisoformat(earliest)

@@ -124,9 +124,13 @@ class Scheduler:
         """The one background task: run what is due, then sleep until the next item or a wake-up."""
         while True:
             self._wake.clear()
-            now = self.clock.now()
-            await self.run_due(now)
-            upcoming = await jobs_repo.earliest(self.db)
+            try:
+                await self.run_due(self.clock.now())
+                upcoming = await jobs_repo.earliest(self.db)
+            except Exception:  # e.g. the disk filled up: keep the loop alive and try again soon
+                log.exception("scheduler loop failed; retrying in 30 s")
+                await asyncio.sleep(30)
+                continue
             timeout = None
             if upcoming is not None:
                 timeout = max(0.0, (upcoming.due_at - self.clock.now()).total_seconds())

@@ -432,15 +432,17 @@ class SettingsService:
         unknown = set(doc) - {"careerbot_settings", "server", "channels"}
         if unknown:
             problems.append("unknown top-level field(s): " + ", ".join(sorted(unknown)[:5]))
-        if problems:
-            raise SettingError("nothing was changed. " + "; ".join(problems[:8]) + ("; …" if len(problems) > 8 else ""))
         current = await settings_repo.workspace_values(self.db, workspace)
         writes = [(ch, self.keys[name], value) for (ch, name), value in wanted.items()]
         for (ch, name) in current:
             if name in self.keys and (ch, name) not in wanted:
-                key = self.keys[name]
-                self._scope(key, actor, ch)
-                writes.append((ch, key, None))
+                try:
+                    self._scope(self.keys[name], actor, ch)
+                except SettingError as exc:
+                    problems.append(f"the document leaves out {name}, which would reset it, but {exc}")
+                writes.append((ch, self.keys[name], None))
+        if problems:
+            raise SettingError("nothing was changed. " + "; ".join(problems[:8]) + ("; …" if len(problems) > 8 else ""))
         return await self._write(actor, workspace, writes, "import", now)
 
     async def _write(

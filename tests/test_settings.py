@@ -172,3 +172,13 @@ async def test_config_is_refused_in_dms(console) -> None:
     await console.say(":dm")
     reply = await console.say("/config show")
     assert reply["kind"] == "refusal" and "server channel" in reply["text"]
+
+
+async def test_a_moderator_import_cannot_reset_admin_only_keys(console) -> None:
+    await console.say(":as admin")
+    await console.say("/config set mod_users alice")
+    await as_mod(console)
+    reply = await console.say('/config import {"careerbot_settings": 1, "server": {"timezone": "Asia/Tokyo"}}')
+    assert reply["kind"] == "error" and "leaves out mod_users" in reply["text"] and "nothing was changed" in reply["text"]
+    show = await console.text("/config show")
+    assert "timezone = UTC" in show and "mod_users = alice" in show

@@ -10,9 +10,11 @@ import logging
 import os
 from dataclasses import replace
 from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.clock import Clock
+from bot.config import Config, load_config
 from bot.context import Context
 from bot.delivery import Outbox, Target
 from bot.models import Actor, Place, Reply, Role
@@ -29,7 +31,8 @@ log = logging.getLogger("careerbot.app")
 
 
 class App:
-    def __init__(self, db: Database, registry: Registry, clock: Clock) -> None:
+    def __init__(self, db: Database, registry: Registry, clock: Clock, config: Config | None = None) -> None:
+        self.config = config or load_config(environ={}, env_file=None)
         self.db = db
         self.registry = registry
         self.clock = clock
@@ -37,6 +40,10 @@ class App:
         self.scheduler = Scheduler(db, clock)
         self.outbox = Outbox(db, clock)
         self.providers = ProviderRegistry()
+        # Background services features add (e.g. the paper refresher): started and stopped with the app.
+        self.services: list[Any] = []
+        # Features may add lines for a moderator's next reply (e.g. a paper source that went down).
+        self.notice_sources: list[Callable[[Context], Awaitable[list[str]]]] = []
         # Feature-owned singletons (e.g. the advice search index), keyed by feature name.
         self.state: dict[str, Any] = {}
         for key in core_keys(self.settings):
@@ -46,12 +53,14 @@ class App:
         self.outbox.problem_listeners.append(self._tell_moderators)
 
     @classmethod
-    async def create(cls, db_path: str | os.PathLike[str], clock: Clock | None = None) -> "App":
+    async def create(
+        cls, db_path: str | os.PathLike[str], clock: Clock | None = None, config: Config | None = None
+    ) -> "App":
         from commands import FEATURES
 
         db = await open_database(db_path)
         registry = Registry()
-        app = cls(db, registry, clock or Clock())
+        app = cls(db, registry, clock or Clock(), config)
         try:
             for feature in FEATURES:
                 feature.register(registry)
@@ -76,6 +85,8 @@ class App:
         if background:
             self.scheduler.start()
             self.outbox.start()
+            for service in self.services:
+                service.start()
 
     async def _after_job(self, at: datetime, stepping: bool) -> None:
         # While the clock is being stepped (console :tick, tests) posts go out in time order;
@@ -86,6 +97,8 @@ class App:
             self.outbox.wake()
 
     async def close(self) -> None:
+        for service in self.services:
+            await service.stop()
         await self.scheduler.stop()
         await self.outbox.stop()
         await self.db.close()
@@ -138,12 +151,17 @@ class App:
         """Appends problems no moderator has seen yet to a moderator's next reply."""
         if ctx.actor.role < Role.MODERATOR or ctx.place.is_dm or not ctx.place.workspace_id:
             return reply
+        lines: list[str] = []
         problems = await delivery_repo.unnotified(self.db, ctx.place.workspace_key)
-        if not problems:
+        if problems:
+            async with self.db.transaction() as conn:
+                await delivery_repo.mark_notified(conn, [p.id for p in problems], self.clock.now().isoformat())
+            lines.append(_notice(problems).text)
+        for source in self.notice_sources:
+            lines.extend(await source(ctx))
+        if not lines:
             return reply
-        async with self.db.transaction() as conn:
-            await delivery_repo.mark_notified(conn, [p.id for p in problems], self.clock.now().isoformat())
-        notice = defuse_mentions(_notice(problems).text)
+        notice = defuse_mentions("\n".join(lines))
         reply.text = f"{reply.text}\n\n{notice}" if reply.text else notice
         return reply
 

@@ -72,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _open_app(db_path: str):  # noqa: ANN202
+async def _open_app(config: Config):  # noqa: ANN202
     from bot.app import App
 
-    return await App.create(db_path)
+    return await App.create(config.db_path, config=config)
 
 
 async def cmd_console(args: argparse.Namespace, config: Config) -> int:
@@ -93,7 +93,7 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
         else:
             print(render(reply, color=color) + "\n", flush=True)
 
-    app = await _open_app(config.db_path)
+    app = await _open_app(config)
     try:
         session = ConsoleSession(app, user=args.user, role=args.role, sink=show)
         # Scripted runs (-c) move time only with :tick; an interactive console also runs the
@@ -133,7 +133,7 @@ async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
     from bot.text import clean_input
     from commands.advice import answer_reply, service
 
-    app = await _open_app(config.db_path)
+    app = await _open_app(config)
     try:
         declared = app.registry.resolve("advice ask")
         assert declared is not None

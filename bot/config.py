@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -49,6 +50,10 @@ class Config:
     slack_bot_token: Secret | None
     slack_app_token: Secret | None
     slack_signing_secret: Secret | None
+    # Paper sources; configurable so mirrors, tests and air-gapped installs can point elsewhere.
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_rss_url: str = "https://rss.arxiv.org/rss"
+    hf_api_url: str = "https://huggingface.co/api/daily_papers"
 
     @property
     def platforms(self) -> list[str]:
@@ -86,7 +91,16 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
             raise ConfigError(f"{name} does not look right: it should start with {prefix!r} (value not shown).")
         return Secret(raw)
 
+    def url(name: str, default: str) -> str:
+        raw = values.get(name, "").strip() or default
+        if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", raw):
+            raise ConfigError(f"{name}={raw[:60]!r} is not an http(s) URL.")
+        return raw.rstrip("/")
+
     return Config(
+        arxiv_api_url=url("CAREERBOT_ARXIV_API_URL", Config.arxiv_api_url),
+        arxiv_rss_url=url("CAREERBOT_ARXIV_RSS_URL", Config.arxiv_rss_url),
+        hf_api_url=url("CAREERBOT_HF_PAPERS_URL", Config.hf_api_url),
         db_path=db_path,
         log_level=level,
         discord_token=secret("DISCORD_TOKEN"),

@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--as", dest="role", type=_role, default=Role.MEMBER, help="start with this role (member, mod, admin, owner)")
     console.add_argument("--user", default="you", help="start as this user name")
 
+    feeds = sub.add_parser("feeds", parents=[common], help="check a paper feed, or refresh every source now")
+    feeds_sub = feeds.add_subparsers(dest="feeds_cmd", metavar="ACTION", required=True)
+    preview = feeds_sub.add_parser("preview", parents=[common], help="fetch a feed URL once and print its normalized items")
+    preview.add_argument("url", help="the feed URL (arXiv API query, arXiv RSS, or Hugging Face daily papers)")
+    preview.add_argument("--kind", choices=["arxiv-api", "arxiv-rss", "hf-daily"], help="the feed's format (default: guess)")
+    preview.add_argument("--json", action="store_true", help='print {"kind", "items", "errors"}')
+    refresh = feeds_sub.add_parser("refresh", parents=[common], help="poll every paper source once, now")
+    refresh.add_argument("--json", action="store_true", help="print one JSON object per source")
+
     advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
     advice.add_argument("question", help="the question, in quotes")
     advice.add_argument("--limit", type=_limit, default=3, help="how many entries at most (1-10, default 3)")
@@ -169,6 +178,66 @@ async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
         await app.close()
 
 
+async def cmd_feeds(args: argparse.Namespace, config: Config) -> int:
+    if args.feeds_cmd == "preview":
+        return await _feeds_preview(args)
+    return await _feeds_refresh(args, config)
+
+
+async def _feeds_preview(args: argparse.Namespace) -> int:
+    from feeds.fetch import Fetcher, FetchError
+    from feeds.papers import PARSERS, FeedError, sniff_kind
+
+    kind, items, errors = args.kind, [], []
+    fetcher = Fetcher()
+    try:
+        fetched = await fetcher.get(args.url)
+        kind = kind or sniff_kind(fetched.body)
+        if kind is None:
+            raise FeedError("this is not an arXiv API, arXiv RSS or Hugging Face daily-papers feed")
+        result = PARSERS[kind](fetched.body)
+        items, errors = [p.to_dict() for p in result.items], result.errors
+        failed = False
+    except (FetchError, FeedError) as exc:
+        errors, failed = [exc.reason if isinstance(exc, FetchError) else str(exc)], True
+    finally:
+        await fetcher.close()
+    if args.json:
+        print(json.dumps({"kind": kind, "items": items, "errors": errors}, ensure_ascii=False))
+    elif failed:
+        print(f"careerbot: {args.url}: {errors[0]}", file=sys.stderr)
+    else:
+        print(f"{kind}: {len(items)} item(s)" + (f", {len(errors)} problem(s)" if errors else ""))
+        for item in items:
+            print(f"  {item['arxiv_id']}  {item['title'][:100]}")
+        for error in errors:
+            print(f"  ! {error}")
+    return 1 if failed else 0
+
+
+async def _feeds_refresh(args: argparse.Namespace, config: Config) -> int:
+    from commands.papers import service
+
+    app = await _open_app(config)
+    try:
+        outcomes = await service(app).refresh_all()
+    finally:
+        await app.close()
+    if not outcomes:
+        print("No channel follows any arXiv category yet, and Hugging Face gave nothing to store."
+              if not args.json else json.dumps({"sources": []}))
+    for o in outcomes:
+        if args.json:
+            print(json.dumps({"source": o.source, "ok": o.ok, "items": o.items, "new": o.new, "error": o.error,
+                              "not_modified": o.not_modified, "problems": o.errors[:20]}, ensure_ascii=False))
+        elif o.ok:
+            state = "not modified" if o.not_modified else f"{o.items} item(s), {o.new} new"
+            print(f"{o.source}: ok, {state}" + (f", {len(o.errors)} skipped" if o.errors else ""))
+        else:
+            print(f"{o.source}: FAILED: {o.error}")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
 async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if config.platforms:
         print(
@@ -188,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "db", None):
             config = Config(**{**config.__dict__, "db_path": args.db})
         configure_logging(config.log_level)
-        handler = {"console": cmd_console, "advice": cmd_advice}.get(args.cmd or "run", cmd_run)
+        handler = {"console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds}.get(args.cmd or "run", cmd_run)
         return asyncio.run(handler(args, config))
     except (ConfigError, StorageError, CliError) as exc:
         print(f"careerbot: {exc}", file=sys.stderr)

@@ -3,6 +3,6 @@
 Adding a feature means adding it to FEATURES; every adapter then offers its commands.
 """
 
-from commands import advice, config, digest, help
+from commands import advice, config, digest, help, papers
 
-FEATURES = [help, config, advice, digest]
+FEATURES = [help, config, advice, digest, papers]

@@ -51,6 +51,9 @@ BAD_VALUES = [
     ("digest_time", "9", "HH:MM"),
     ("digest_time", "noon-ish", "HH:MM"),
     ("digest_quiet_line", "x" * 250, "at most 200"),
+    ("paper_categories", "biology.XY", "not an arXiv category; use names like cs.LG"),
+    ("paper_categories", "cs.LG;drop", "list of arXiv categories"),
+    ("paper_keywords", "k" * 80, "list of keywords"),
 ]
 
 

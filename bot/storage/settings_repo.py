@@ -137,3 +137,9 @@ async def last_undoable_batch(db: Database, workspace: str) -> list[AuditRow]:
         "SELECT * FROM settings_audit WHERE workspace = ? AND batch = ? ORDER BY id", (workspace, row["batch"])
     )
     return [_audit(r) for r in rows]
+
+
+async def all_items(db: Database, key: str) -> list[str]:
+    """Every item of a list setting in any scope (e.g. the union of followed arXiv categories)."""
+    rows = await db.fetchall("SELECT DISTINCT item FROM setting_items WHERE key = ? ORDER BY item", (key,))
+    return [r["item"] for r in rows]

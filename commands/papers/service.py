@@ -1,0 +1,212 @@
+"""Keeping the local paper store fresh, in the background, so commands only ever read SQLite.
+
+Cadence: arXiv RSS once after each announcement (weekdays 00:30 New York time, after arXiv's
+20:00 ET announcement has reached the feed), Hugging Face's daily lists every four hours for
+today and the two days before (so upvotes are seen again after they settle). Papers Hugging
+Face lists but arXiv's feeds did not bring get their categories from one arXiv API look-up.
+A source that fails three times in a row is marked unhealthy; moderators see it in
+``/papers sources`` and once on their next command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from bot.clock import BackgroundLoop, iso_utc
+from bot.recurrence import parse_recurrence
+from bot.storage import papers_repo, settings_repo
+from feeds.fetch import Fetcher, FetchError
+from feeds.papers import FeedError, ParseResult, parse_arxiv_api, parse_arxiv_rss, parse_hf_daily
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger("careerbot.papers")
+
+UNHEALTHY_AFTER = 3
+HF_EVERY = timedelta(hours=4)
+RSS_SCHEDULE = parse_recurrence("weekdays 00:30")
+RSS_ZONE = ZoneInfo("America/New_York")
+LOOKUP_BATCH = 50
+
+
+@dataclass
+class Outcome:
+    source: str
+    ok: bool
+    items: int = 0
+    new: int = 0
+    errors: list[str] = field(default_factory=list)
+    error: str | None = None
+    not_modified: bool = False
+
+
+class PapersService:
+    def __init__(self, app: "App", fetcher: Fetcher | None = None) -> None:
+        self.app = app
+        self.fetcher = fetcher or Fetcher()
+        self._loop = BackgroundLoop()
+        self._background: set[asyncio.Task] = set()
+        self._refresh_lock = asyncio.Lock()
+
+    # -- URLs ------------------------------------------------------------------------------
+    def rss_url(self, categories: list[str]) -> str:
+        return f"{self.app.config.arxiv_rss_url}/{'+'.join(categories)}"
+
+    def hf_url(self, day: str) -> str:
+        return f"{self.app.config.hf_api_url}?{urlencode({'date': day})}"
+
+    def api_search_url(self, query: str, category: str | None, limit: int = 20) -> str:
+        words = [w for w in query.split() if w.isalnum() or "-" in w][:8]
+        terms = [f"all:{w}" for w in words] + ([f"cat:{category}"] if category else [])
+        params = {"search_query": " AND ".join(terms), "start": 0, "max_results": limit, "sortBy": "relevance"}
+        return f"{self.app.config.arxiv_api_url}?{urlencode(params)}"
+
+    def api_ids_url(self, ids: list[str]) -> str:
+        return f"{self.app.config.arxiv_api_url}?{urlencode({'id_list': ','.join(ids), 'max_results': len(ids)})}"
+
+    async def followed(self) -> list[str]:
+        return await settings_repo.all_items(self.app.db, "paper_categories")
+
+    # -- refreshing ------------------------------------------------------------------------
+    async def _poll(
+        self,
+        name: str,
+        kind: str,
+        url: str,
+        parse: Callable[[bytes], ParseResult],
+        store: Callable[[ParseResult], Awaitable[int]],
+        conditional: bool = False,
+    ) -> Outcome:
+        db = self.app.db
+        await papers_repo.ensure_source(db, name, kind, url)
+        state = await papers_repo.source(db, name)
+        now = iso_utc(self.app.clock.now())
+        try:
+            same_url = state is not None and state.url == url
+            etag = state.etag if (conditional and same_url and state) else None
+            modified = state.last_modified if (conditional and same_url and state) else None
+            fetched = await self.fetcher.get_with_retries(url, etag, modified)
+            if fetched.not_modified:
+                async with db.transaction() as conn:
+                    await papers_repo.source_ok(conn, name, now, (state.items_last or 0) if state else 0, None, None)
+                return Outcome(name, True, not_modified=True)
+            parsed = parse(fetched.body)
+        except (FetchError, FeedError) as exc:
+            reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+            after = await papers_repo.source_failed(db, name, now, reason, UNHEALTHY_AFTER)
+            log.warning("paper source %s failed (%s); %d failure(s) in a row", name, reason, after.failures if after else 0)
+            return Outcome(name, False, error=reason)
+        new = await store(parsed)
+        async with db.transaction() as conn:
+            await papers_repo.source_ok(
+                conn, name, now, len(parsed.items), fetched.etag if conditional else None, fetched.last_modified if conditional else None
+            )
+        return Outcome(name, True, items=len(parsed.items), new=new, errors=parsed.errors)
+
+    async def _store(self, parsed: ParseResult, hf_day: str | None = None) -> int:
+        now = iso_utc(self.app.clock.now())
+        new = 0
+        async with self.app.db.transaction() as conn:
+            for item in parsed.items:
+                announced = item.published[:10] if item.source == "arxiv-rss" and item.published else None
+                new += await papers_repo.upsert(conn, item, now, hf_day=hf_day, announced_on=announced)
+        return new
+
+    async def refresh_rss(self) -> Outcome | None:
+        categories = await self.followed()
+        if not categories:
+            return None
+        return await self._poll(
+            "arxiv-rss", "arxiv-rss", self.rss_url(categories), parse_arxiv_rss, self._store, conditional=True
+        )
+
+    async def refresh_hf(self) -> list[Outcome]:
+        today = self.app.clock.now().astimezone(timezone.utc).date()
+        outcomes = []
+        for back in range(3):
+            day = (today - timedelta(days=back)).isoformat()
+
+            async def store(parsed: ParseResult, day: str = day) -> int:
+                return await self._store(parsed, hf_day=day)
+
+            outcomes.append(await self._poll("hf-daily", "hf-daily", self.hf_url(day), parse_hf_daily, store))
+        return outcomes
+
+    async def lookup_missing(self) -> Outcome | None:
+        ids = await papers_repo.missing_categories(self.app.db, limit=LOOKUP_BATCH)
+        if not ids:
+            return None
+        return await self._poll("arxiv-api", "arxiv-api", self.api_ids_url(ids), parse_arxiv_api, self._store)
+
+    async def refresh_all(self) -> list[Outcome]:
+        """Every source once, now (``careerbot feeds refresh`` and the background loop)."""
+        async with self._refresh_lock:
+            outcomes: list[Outcome] = []
+            rss = await self.refresh_rss()
+            if rss:
+                outcomes.append(rss)
+            outcomes.extend(await self.refresh_hf())
+            lookup = await self.lookup_missing()
+            if lookup:
+                outcomes.append(lookup)
+            return outcomes
+
+    # -- on demand, never blocking a reply past its deadline -----------------------------------
+    async def fetch_in_background(self, url: str, deadline: float) -> tuple[bool, str | None]:
+        """Fetches an arXiv API URL into the store; waits at most ``deadline`` seconds for it.
+
+        Returns (finished, error). When the deadline passes the fetch carries on in the
+        background, so asking again shortly gets the result from the local store.
+        """
+        if self.fetcher.politeness.pending_wait(url) > deadline:
+            deadline = 0.0  # arXiv's spacing alone would outlast the deadline: answer now, fetch anyway
+
+        async def run() -> str | None:
+            return (await self._poll("arxiv-api", "arxiv-api", url, parse_arxiv_api, self._store)).error
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        if deadline <= 0:
+            return False, None
+        try:
+            return True, await asyncio.wait_for(asyncio.shield(task), timeout=deadline)
+        except asyncio.TimeoutError:
+            return False, None
+
+    # -- the background loop -----------------------------------------------------------------
+    async def run_forever(self) -> None:
+        next_rss = self.app.clock.now()
+        next_hf = self.app.clock.now()
+        while True:
+            now = self.app.clock.now()
+            try:
+                if now >= next_rss:
+                    await self.refresh_rss()
+                    next_rss = RSS_SCHEDULE.next_after(now, RSS_ZONE)
+                if now >= next_hf:
+                    await self.refresh_hf()
+                    await self.lookup_missing()
+                    next_hf = now + HF_EVERY
+            except Exception:  # a bug in one refresh must not end refreshing
+                log.exception("paper refresh failed")
+            wait = (min(next_rss, next_hf) - self.app.clock.now()).total_seconds()
+            await asyncio.sleep(min(max(wait, 1.0), 3600.0))
+
+    def start(self) -> None:
+        self._loop.start(self.run_forever, "careerbot-papers")
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.fetcher.close()

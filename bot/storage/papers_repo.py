@@ -139,7 +139,7 @@ async def upsert(
         "ai_summary": item.ai_summary or (old["ai_summary"] if old else None),
         "announce_type": item.announce_type or (old["announce_type"] if old else None),
         "announced_on": announced_on or (old["announced_on"] if old else None),
-        "hf_day": (old["hf_day"] if old and old["hf_day"] else None) or hf_day,
+        "hf_day": min([d for d in (hf_day, old["hf_day"] if old else None) if d], default=None),  # the day it was listed
         "upvotes": item.upvotes if item.upvotes is not None else (old["upvotes"] if old else None),
     }
     if from_arxiv and item.published and old is not None and old["published"] and item.source == "arxiv-api":

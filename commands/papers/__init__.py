@@ -224,10 +224,11 @@ async def setup(app: "App") -> None:
 
 
 def _split_category(text: str) -> tuple[str, str | None]:
+    """``QUERY [category]``: a last word that is an arXiv category narrows the search."""
     words = text.split()
-    if len(words) > 1:
+    if len(words) > 1 and ("." in words[-1] or words[-1].lower() in _ARCHIVES):
         try:
-            return " ".join(words[:-1]), normalize_category(words[-1]) if "." in words[-1] or words[-1] in _ARCHIVES else None
+            return " ".join(words[:-1]), normalize_category(words[-1])
         except SettingError:
             pass
     return text, None

@@ -39,7 +39,7 @@ LOOKUP_BATCH = 50
 
 @dataclass
 class Outcome:
-    source: str
+    source: str  # the label shown to people (e.g. "hf-daily 2026-08-21"); health is kept per source name
     ok: bool
     items: int = 0
     new: int = 0
@@ -137,7 +137,11 @@ class PapersService:
             async def store(parsed: ParseResult, day: str = day) -> int:
                 return await self._store(parsed, hf_day=day)
 
-            outcomes.append(await self._poll("hf-daily", "hf-daily", self.hf_url(day), parse_hf_daily, store))
+            outcome = await self._poll("hf-daily", "hf-daily", self.hf_url(day), parse_hf_daily, store)
+            outcome.source = f"hf-daily {day}"
+            outcomes.append(outcome)
+            if not outcome.ok:
+                break  # the other days are on the same host: one failure per refresh is enough
         return outcomes
 
     async def lookup_missing(self) -> Outcome | None:

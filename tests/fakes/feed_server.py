@@ -18,7 +18,7 @@ LAST_MODIFIED = "Mon, 28 Apr 2025 04:00:00 GMT"
 
 @dataclass
 class FeedServer:
-    routes: dict[str, bytes] = field(default_factory=dict)  # path -> body
+    routes: dict[str, bytes] = field(default_factory=dict)  # "path?query" or "path" -> body
     fail: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # path -> queued failures
     slow: dict[str, float] = field(default_factory=dict)  # path -> seconds before answering
 
@@ -71,9 +71,9 @@ class FeedServer:
             status, headers = queued.pop(0)
             body = "<html><body><h1>Service Unavailable</h1></body></html>"
             return web.Response(status=status, text=body, content_type="text/html", headers=headers)
-        if path not in self.routes:
+        body = self.routes.get(request.path_qs, self.routes.get(path))
+        if body is None:
             return web.Response(status=404, text="<html>Not found</html>", content_type="text/html")
-        body = self.routes[path]
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})

@@ -1,0 +1,95 @@
+"""`careerbot feeds preview|refresh` as separate processes against the local feed server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.feed_server import FeedServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def server():
+    s = FeedServer()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+async def careerbot(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Runs the CLI without blocking the event loop that serves the feeds."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
+    full_env.update(env or {})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=REPO, env=full_env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    "path,fixture,kind,count",
+    [
+        ("/api", "q_testing_s0_m100_cfe7536492ca.xml", "arxiv-api", 100),
+        ("/rss/quant-ph", "quant-ph_2025-04-28.xml", "arxiv-rss", 81),
+        ("/hf", "daily_papers_2026-08-21_reserialized.json", "hf-daily", 17),
+    ],
+)
+async def test_preview_prints_normalized_items(server, path, fixture, kind, count) -> None:
+    url = server.serve_fixture(path, fixture)
+    code, out, err = await careerbot("feeds", "preview", url, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data) == ["kind", "items", "errors"]
+    assert data["kind"] == kind and len(data["items"]) == count and data["errors"] == []
+    assert all(item["arxiv_id"] and "v" not in item["arxiv_id"].split(".")[-1] for item in data["items"])
+    code, text, _ = await careerbot("feeds", "preview", url, "--kind", kind)
+    assert code == 0 and text.startswith(f"{kind}: {count} item(s)")
+
+
+@pytest.mark.parametrize(
+    "setup,reason",
+    [
+        (lambda s: s.serve_fixture("/bad", "id_abc_s0_m100_b79c8dcf6bc3.xml"), "arXiv answered with an error"),
+        (lambda s: s.routes.__setitem__("/bad", b"<html><body>hello</body></html>"), "not an arXiv API, arXiv RSS or Hugging Face"),
+        (lambda s: s.fail.__setitem__("/bad", [(503, {}), (503, {})]), "HTTP 503"),
+        (lambda s: None, "HTTP 404"),
+    ],
+    ids=["error-feed", "not-a-feed", "http-503", "http-404"],
+)
+async def test_preview_refuses_what_is_not_a_feed(server, setup, reason) -> None:
+    setup(server)
+    url = server.base_url + "/bad"
+    code, out, err = await careerbot("feeds", "preview", url, "--json")
+    data = json.loads(out)
+    assert code == 1 and data["items"] == [] and reason in data["errors"][0]
+    code, out, err = await careerbot("feeds", "preview", url)
+    assert code == 1 and reason in err and out == ""
+
+
+async def test_refresh_runs_every_source_once(server, tmp_path: Path) -> None:
+    server.serve_fixture("/hf", "daily_papers_2026-08-21_reserialized.json")
+    env = {"CAREERBOT_HF_PAPERS_URL": server.base_url + "/hf", "CAREERBOT_ARXIV_API_URL": server.base_url + "/api",
+           "CAREERBOT_ARXIV_RSS_URL": server.base_url + "/rss"}
+    db = str(tmp_path / "r.db")
+    code, out, err = await careerbot("feeds", "refresh", "--db", db, env=env)
+    lines = out.splitlines()
+    assert lines[0].startswith("hf-daily ") and lines[0].endswith(": ok, 17 item(s), 17 new"), out
+    assert lines[-1].startswith("arxiv-api: FAILED: HTTP 404")  # the category look-up has nowhere to go
+    assert code == 1
+    code, out, _ = await careerbot("feeds", "refresh", "--db", db, "--json", env=env)
+    first = json.loads(out.splitlines()[0])
+    assert first["ok"] and first["new"] == 0 and first["items"] == 17
+
+
+async def test_bad_source_url_setting_is_refused() -> None:
+    code, _, err = await careerbot("feeds", "refresh", env={"CAREERBOT_ARXIV_API_URL": "ftp://example.org"})
+    assert code == 2 and "CAREERBOT_ARXIV_API_URL='ftp://example.org' is not an http(s) URL" in err

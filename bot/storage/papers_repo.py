@@ -188,46 +188,77 @@ def fts_query(text: str) -> str | None:
     return " ".join('"' + w.replace('"', "") + '"' for w in words)
 
 
+RECENT_WINDOW = 10_000  # rank within the newest papers first; the whole store only if that finds too few
+
+
 async def search(db: Database, query: str, category: str | None, limit: int) -> list[StoredPaper]:
+    """Best matches by BM25 (title weighted over abstract), newest papers first in line.
+
+    Ranking every match of a common word across 50,000 papers costs tens of milliseconds, so
+    the first pass ranks only the newest ``RECENT_WINDOW`` papers (FTS5 restricts rowid ranges
+    cheaply) and the full store is ranked only when that pass finds fewer than ``limit``.
+    """
     match = fts_query(query)
     if match is None:
         return []
-    sql = (
-        "SELECT p.* FROM papers_fts f JOIN papers p ON p.rowid = f.rowid WHERE papers_fts MATCH ?"
-        + (" AND EXISTS (SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category = ?)" if category else "")
-        + " ORDER BY bm25(papers_fts, 10.0, 1.0, 3.0), p.published DESC LIMIT ?"
-    )
-    params: list[Any] = [match] + ([category] if category else []) + [limit]
-    rows = await db.fetchall(sql, params)
-    return await _attach(db, [await _row_paper(db, r) for r in rows])
+    top = await db.fetchone("SELECT MAX(rowid) AS m FROM papers")
+    newest = int(top["m"] or 0) if top else 0
+    cat_filter = " AND EXISTS (SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category = ?)" if category else ""
+    found: list[str] = []
+    for floor in ([newest - RECENT_WINDOW, 0] if newest > RECENT_WINDOW else [0]):
+        rows = await db.fetchall(
+            "SELECT p.arxiv_id FROM (SELECT rowid, bm25(papers_fts, 10.0, 1.0, 3.0) AS score FROM papers_fts"
+            "  WHERE papers_fts MATCH ? AND rowid > ? ORDER BY score LIMIT ?) f"
+            f" JOIN papers p ON p.rowid = f.rowid WHERE 1 = 1{cat_filter} ORDER BY f.score",
+            [match, floor, limit * (8 if category else 1)] + ([category] if category else []),
+        )
+        found = [r["arxiv_id"] for r in rows][:limit]
+        if len(found) >= limit:
+            break
+    return await get_many(db, found)
 
 
 async def candidates(
     db: Database, categories: Iterable[str], since_day: str, exclude: set[str], hf_only: bool
 ) -> list[StoredPaper]:
-    """Papers in any of ``categories`` seen on HF (hf_day ≥ since) or announced (≥ since)."""
+    """Papers in any of ``categories`` listed on HF (hf_day ≥ since) or announced as new (≥ since).
+
+    Driven by the date index (a few days hold few papers), then filtered by category; authors
+    and categories are not attached (callers attach the few they show).
+    """
     cats = list(categories)
     if not cats:
         return []
     holes = ",".join("?" * len(cats))
     when = "p.hf_day >= ?" if hf_only else "p.announced_on >= ? AND p.announce_type = 'new'"
+    # HF lists are a few dozen papers a day; announcements can be thousands: keep the newest.
+    tail = "" if hf_only else " ORDER BY p.announced_on DESC, p.published DESC LIMIT 500"
     rows = await db.fetchall(
-        f"SELECT DISTINCT p.* FROM papers p JOIN paper_categories c ON c.arxiv_id = p.arxiv_id"
-        f" WHERE c.category IN ({holes}) AND {when}",
-        [*cats, since_day],
+        f"SELECT p.* FROM papers p WHERE {when} AND EXISTS ("
+        f" SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category IN ({holes})){tail}",
+        [since_day, *cats],
     )
-    papers = [await _row_paper(db, r) for r in rows if r["arxiv_id"] not in exclude]
+    return [await _row_paper(db, r) for r in rows if r["arxiv_id"] not in exclude]
+
+
+async def attach(db: Database, papers: list[StoredPaper]) -> list[StoredPaper]:
+    """Fills in authors and categories (kept apart so bulk queries stay cheap)."""
     return await _attach(db, papers)
 
 
-async def settled_upvotes(db: Database, arxiv_id: str, not_before: str) -> int | None:
-    """The latest upvote count observed at or after ``not_before`` (a day after listing)."""
-    row = await db.fetchone(
-        "SELECT upvotes FROM paper_signals WHERE arxiv_id = ? AND source = 'hf-daily' AND at >= ? AND upvotes IS NOT NULL"
-        " ORDER BY at DESC LIMIT 1",
-        (arxiv_id, not_before),
-    )
-    return int(row["upvotes"]) if row else None
+async def latest_signals(db: Database, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """The newest Hugging Face upvote count per paper, with when it was seen (one query)."""
+    out: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        holes = ",".join("?" * len(chunk))
+        rows = await db.fetchall(
+            "SELECT arxiv_id, upvotes, MAX(at) AS at FROM paper_signals"
+            f" WHERE source = 'hf-daily' AND upvotes IS NOT NULL AND arxiv_id IN ({holes}) GROUP BY arxiv_id",
+            chunk,
+        )
+        out.update({r["arxiv_id"]: (int(r["upvotes"]), r["at"]) for r in rows})
+    return out
 
 
 async def missing_categories(db: Database, limit: int = 100) -> list[str]:

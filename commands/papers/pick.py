@@ -45,19 +45,21 @@ async def choose(
     since = (day - timedelta(days=WINDOW_DAYS)).isoformat()
     settled_by = (day - timedelta(days=1)).isoformat()
     scored: list[tuple[float, str, str, StoredPaper, int, list[str]]] = []
-    for paper in await papers_repo.candidates(db, categories, since, exclude, hf_only=True):
-        if not paper.hf_day or paper.hf_day > settled_by:
-            continue
-        day_after = (date.fromisoformat(paper.hf_day) + timedelta(days=1)).isoformat()
-        upvotes = await papers_repo.settled_upvotes(db, paper.arxiv_id, day_after)
-        if upvotes is None:
-            upvotes = paper.upvotes or 0
+    listed = [p for p in await papers_repo.candidates(db, categories, since, exclude, hf_only=True)
+              if p.hf_day and p.hf_day <= settled_by]
+    signals = await papers_repo.latest_signals(db, [p.arxiv_id for p in listed])
+    for paper in listed:
+        # Settled: the newest count, if it was seen at least a day after the paper was listed.
+        day_after = (date.fromisoformat(paper.hf_day or "") + timedelta(days=1)).isoformat()
+        latest = signals.get(paper.arxiv_id)
+        upvotes = latest[0] if latest and latest[1] >= day_after else (paper.upvotes or 0)
         hits = keyword_hits(paper, keywords)
         score = upvotes * (CODE_BONUS if paper.code_url else 1.0) * (KEYWORD_BONUS if hits else 1.0)
         scored.append((score, paper.published or "", paper.arxiv_id, paper, upvotes, hits))
     if scored:
         scored.sort(key=lambda s: (s[0], s[1], s[2]), reverse=True)
         _, _, _, paper, upvotes, hits = scored[0]
+        await papers_repo.attach(db, [paper])
         parts = [f"{upvotes} upvote{'s' if upvotes != 1 else ''} on Hugging Face"]
         if paper.code_url:
             parts.append("code available")
@@ -69,6 +71,7 @@ async def choose(
         return None
     fresh.sort(key=lambda p: (bool(keyword_hits(p, keywords)), p.announced_on or "", p.published or "", p.arxiv_id), reverse=True)
     paper = fresh[0]
+    await papers_repo.attach(db, [paper])
     hits = keyword_hits(paper, keywords)
     cats = ", ".join(c for c in paper.categories if c in categories) or ", ".join(categories)
     reason = f"newest new announcement in {cats}"

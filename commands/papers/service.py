@@ -84,6 +84,7 @@ class PapersService:
         parse: Callable[[bytes], ParseResult],
         store: Callable[[ParseResult], Awaitable[int]],
         conditional: bool = False,
+        attempts: int = 3,
     ) -> Outcome:
         db = self.app.db
         await papers_repo.ensure_source(db, name, kind, url)
@@ -93,7 +94,7 @@ class PapersService:
             same_url = state is not None and state.url == url
             etag = state.etag if (conditional and same_url and state) else None
             modified = state.last_modified if (conditional and same_url and state) else None
-            fetched = await self.fetcher.get_with_retries(url, etag, modified)
+            fetched = await self.fetcher.get_with_retries(url, etag, modified, attempts=attempts)
             if fetched.not_modified:
                 async with db.transaction() as conn:
                     await papers_repo.source_ok(conn, name, now, (state.items_last or 0) if state else 0, None, None)
@@ -174,7 +175,8 @@ class PapersService:
             deadline = 0.0  # arXiv's spacing alone would outlast the deadline: answer now, fetch anyway
 
         async def run() -> str | None:
-            return (await self._poll("arxiv-api", "arxiv-api", url, parse_arxiv_api, self._store)).error
+            # One attempt: someone is waiting, and a retry would land after they stopped.
+            return (await self._poll("arxiv-api", "arxiv-api", url, parse_arxiv_api, self._store, attempts=1)).error
 
         task = asyncio.create_task(run())
         self._background.add(task)

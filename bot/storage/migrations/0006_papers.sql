@@ -19,6 +19,7 @@ CREATE TABLE papers (
 );
 CREATE INDEX papers_by_published ON papers (published);
 CREATE INDEX papers_by_hf_day ON papers (hf_day);
+CREATE INDEX papers_by_announced ON papers (announced_on);
 
 CREATE TABLE paper_authors (
     arxiv_id TEXT NOT NULL REFERENCES papers (arxiv_id) ON DELETE CASCADE,

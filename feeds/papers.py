@@ -70,6 +70,12 @@ class ParseResult:
     items: list[Paper] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def checked(self, entries: int) -> "ParseResult":
+        """Entries but not one usable paper: this is not (or no longer) a paper feed."""
+        if entries and not self.items:
+            raise FeedError(f"none of the {entries} entries is a usable arXiv paper (first problem: {self.errors[0][:80]})")
+        return self
+
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
     """``2401.01234v2``, ``arXiv:2401.01234``, abs/pdf URLs, ``oai:arXiv.org:...`` → (id, version)."""
@@ -140,7 +146,8 @@ def parse_arxiv_api(body: bytes) -> ParseResult:
     if root.tag != f"{ATOM}feed":
         raise FeedError(f"not an Atom feed (the document is <{_local(root.tag)}>)")
     seen: set[str] = set()
-    for n, entry in enumerate(root.iter(f"{ATOM}entry"), 1):
+    entries = root.findall(f"{ATOM}entry")
+    for n, entry in enumerate(entries, 1):
         raw_id = (entry.findtext(f"{ATOM}id") or "").strip()
         title = _text(entry.findtext(f"{ATOM}title"))
         authors = [_text(a.findtext(f"{ATOM}name")) for a in entry.findall(f"{ATOM}author")]
@@ -177,7 +184,7 @@ def parse_arxiv_api(body: bytes) -> ParseResult:
                 source="arxiv-api",
             )
         )
-    return result
+    return result.checked(len(entries))
 
 
 def _local(tag: str) -> str:
@@ -195,7 +202,8 @@ def parse_arxiv_rss(body: bytes) -> ParseResult:
     if root.tag != "rss" or channel is None:
         raise FeedError(f"not an RSS feed (the document is <{_local(root.tag)}>)")
     seen: set[str] = set()
-    for n, item in enumerate(channel.findall("item"), 1):
+    entries = channel.findall("item")
+    for n, item in enumerate(entries, 1):
         where = f"item {n}"
         description = item.findtext("description") or ""
         m = _DESCRIPTION.match(description)
@@ -236,7 +244,7 @@ def parse_arxiv_rss(body: bytes) -> ParseResult:
                 source="arxiv-rss",
             )
         )
-    return result
+    return result.checked(len(entries))
 
 
 # -- Hugging Face daily papers (JSON) --------------------------------------------------------------
@@ -294,7 +302,7 @@ def parse_hf_daily(body: bytes) -> ParseResult:
                 source="hf-daily",
             )
         )
-    return result
+    return result.checked(len(data))
 
 
 def _int(value: Any) -> int | None:

@@ -152,6 +152,11 @@ HOSTILE = {
     "JSON object error": (parse_hf_daily, b'{"error": "Invalid date"}', "answered with an error: Invalid date"),
     "wrong JSON shape": (parse_hf_daily, b'{"papers": []}', "expected a JSON array"),
     "RSS given to the API parser": (parse_arxiv_api, sample(RSS), "not an Atom feed"),
+    "a job feed, not papers": (
+        parse_arxiv_rss,
+        b"<rss><channel><item><title>Acme: ML intern</title><link>https://jobs.example/1</link></item></channel></rss>",
+        "none of the 1 entries is a usable arXiv paper",
+    ),
 }
 
 

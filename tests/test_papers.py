@@ -187,7 +187,7 @@ async def test_hostile_payloads_never_crash_the_refresher(papers_app, server) ->
     server.routes["/api/daily_papers"] = b'[{"paper": {"id": "2608.00001"}}, {"paper": "x"}, 7]'
     outcomes = await service(papers_app).refresh_all()
     assert not outcomes[0].ok and "truncated" in outcomes[0].error
-    assert outcomes[1].ok and outcomes[1].items == 0 and len(outcomes[1].errors) == 3
+    assert not outcomes[1].ok and "none of the 3 entries is a usable arXiv paper" in outcomes[1].error
     assert (await say(mod, "/papers sources"))["cards"][0]["footer"] == "0 papers stored."
 
 

@@ -186,6 +186,9 @@ class Fetcher:
             raise FetchError("too many redirects", transient=False) from None
         except asyncio.TimeoutError:
             raise FetchError(f"timed out after {self.timeout.total:.0f} s") from None
+        except aiohttp.ClientConnectorError as exc:
+            dns = "DNS" in type(exc).__name__
+            raise FetchError(f"cannot reach {exc.host}" + (" (name not found: offline?)" if dns else f" ({exc.strerror or 'refused'})")) from None
         except aiohttp.ClientError as exc:
             raise FetchError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
 

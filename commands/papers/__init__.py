@@ -124,7 +124,8 @@ def source_line(s: Source) -> str:
         return f"{s.name}: not fetched yet"
     state = "unreachable" if s.status == "unhealthy" else "failing"
     return (
-        f"{s.name}: {state} since {_when(s.failing_since)} ({s.failures} failures; last error: {shorten(s.last_error or '', 100)}); "
+        f"{s.name}: {state} since {_when(s.failing_since)} ({s.failures} failure{'s' if s.failures != 1 else ''}; "
+        f"last error: {shorten(s.last_error or '', 100)}); "
         f"last success {_when(s.last_success)}"
     )
 

@@ -103,7 +103,10 @@ class PapersService:
         except (FetchError, FeedError) as exc:
             reason = exc.reason if isinstance(exc, FetchError) else str(exc)
             after = await papers_repo.source_failed(db, name, now, reason, UNHEALTHY_AFTER)
-            log.warning("paper source %s failed (%s); %d failure(s) in a row", name, reason, after.failures if after else 0)
+            failures = after.failures if after else 0
+            # Once per incident at WARNING (it reaches the console); every failure at INFO.
+            level = logging.WARNING if failures == UNHEALTHY_AFTER else logging.INFO
+            log.log(level, "paper source %s failed (%s); %d failure(s) in a row", name, reason, failures)
             return Outcome(name, False, error=reason)
         new = await store(parsed)
         async with db.transaction() as conn:
@@ -195,13 +198,17 @@ class PapersService:
         while True:
             now = self.app.clock.now()
             try:
-                if now >= next_rss:
-                    await self.refresh_rss()
-                    next_rss = RSS_SCHEDULE.next_after(now, RSS_ZONE)
-                if now >= next_hf:
-                    await self.refresh_hf()
-                    await self.lookup_missing()
-                    next_hf = now + HF_EVERY
+                if not await self.followed():
+                    # Nobody follows a category: nothing to pick from, so poll no one; look again soon.
+                    next_rss = next_hf = now + timedelta(minutes=10)
+                else:
+                    if now >= next_rss:
+                        await self.refresh_rss()
+                        next_rss = RSS_SCHEDULE.next_after(now, RSS_ZONE)
+                    if now >= next_hf:
+                        await self.refresh_hf()
+                        await self.lookup_missing()
+                        next_hf = now + HF_EVERY
             except Exception:  # a bug in one refresh must not end refreshing
                 log.exception("paper refresh failed")
             wait = (min(next_rss, next_hf) - self.app.clock.now()).total_seconds()

@@ -12,6 +12,7 @@ from bot.app import App
 from bot.clock import frozen_clock
 from bot.config import load_config
 from bot.models import Role
+from bot.storage import papers_repo
 from commands.papers import service
 from feeds.fetch import Fetcher, Politeness
 from tests.fakes.feed_server import FIXTURES, FeedServer
@@ -217,3 +218,31 @@ async def test_papers_digest_posts_the_pick(papers_app, server) -> None:
     [post] = [e for e in events if e["type"] == "post"]
     today = await say(mod, "/paper today")
     assert post["reply"]["cards"][0]["title"] == "Paper of the day: " + today["cards"][0]["title"]
+
+
+async def test_the_background_refresher_polls_only_when_something_is_followed(papers_app, server) -> None:
+    import asyncio
+
+    serve_all(server)
+    svc = service(papers_app)
+    svc.start()
+    try:
+        for _ in range(100):  # the first round starts at once; give the loop its turns
+            await asyncio.sleep(0.01)
+        assert server.requests == []  # nobody follows anything: nobody is polled
+    finally:
+        await svc.stop()
+    mod = ConsoleSession(papers_app, role=Role.MODERATOR)
+    await say(mod, "/papers follow quant-ph")
+    svc.start()
+    try:
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            rss = await papers_repo.source(papers_app.db, "arxiv-rss")
+            api = await papers_repo.source(papers_app.db, "arxiv-api")
+            if rss and rss.status == "ok" and api and api.status == "ok":
+                break
+        assert rss and rss.status == "ok" and rss.items_last == 81
+        assert {r["path"] for r in server.requests} == {"/rss/quant-ph", "/api/daily_papers", "/api/query"}
+    finally:
+        await svc.stop()

@@ -59,6 +59,7 @@ class Paper:
     upvotes: int | None = None
     ai_summary: str | None = None
     announce_type: str | None = None  # RSS: new | cross | replace | replace-cross
+    listed_on: str | None = None  # HF: the day it entered the daily list (YYYY-MM-DD)
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -299,6 +300,9 @@ def parse_hf_daily(body: bytes) -> ParseResult:
                 stars=_int(paper.get("githubStars")),
                 upvotes=_int(paper.get("upvotes")),
                 ai_summary=_text(str(paper.get("ai_summary") or "")) or None,
+                # The daily list's day is submittedOnDailyAt (the entry-level publishedAt is when
+                # the entry was created, which can be days earlier).
+                listed_on=(_iso(paper.get("submittedOnDailyAt") or entry.get("publishedAt"), result.errors, where) or "")[:10] or None,
                 source="hf-daily",
             )
         )

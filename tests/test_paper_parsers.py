@@ -204,3 +204,24 @@ def test_hf_entries_with_missing_or_odd_fields() -> None:
 @pytest.mark.parametrize("name,kind", [(API_100, "arxiv-api"), (RSS, "arxiv-rss"), (HF, "hf-daily")])
 def test_sniffing_the_kind(name: str, kind: str) -> None:
     assert sniff_kind(sample(name)) == kind
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda p: p.name)
+def test_every_real_sample_parses_cleanly(path: Path) -> None:
+    body = path.read_bytes()
+    kind = sniff_kind(body)
+    parser = {"arxiv-api": parse_arxiv_api, "arxiv-rss": parse_arxiv_rss, "hf-daily": parse_hf_daily}[kind]
+    if path.name.startswith("id_abc"):
+        with pytest.raises(FeedError):
+            parser(body)
+        return
+    result = parser(body)
+    assert result.errors == []
+    for paper in result.items:
+        assert parse_arxiv_id(paper.arxiv_id) == (paper.arxiv_id, None)  # canonical: no version
+        assert paper.title and paper.abs_url == f"https://arxiv.org/abs/{paper.arxiv_id}"
+
+
+def test_hf_entries_carry_the_day_they_were_listed() -> None:
+    result = parse_hf_daily(sample(HF))
+    assert {p.listed_on for p in result.items} == {"2026-08-21"}

@@ -87,8 +87,9 @@ async def test_refresh_real_payloads_and_pick_falls_back_to_the_newest_announcem
     outcomes = await service(papers_app).refresh_all()
     assert [(o.source, o.ok) for o in outcomes] == [
         ("arxiv-rss", True), ("hf-daily 2025-04-28", True), ("hf-daily 2025-04-27", True), ("hf-daily 2025-04-26", True),
-        ("arxiv-api", True),
+        ("hf-daily trending", True), ("arxiv-api", True),
     ]
+    assert {h["query"].get("sort") for h in server.hits("/api/daily_papers")} == {None, "trending"}
     assert outcomes[0].items == 81 and outcomes[0].new == 81
     assert server.hits("/rss/quant-ph")[0]["user_agent"].startswith("careerbot/")
 

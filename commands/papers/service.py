@@ -2,7 +2,8 @@
 
 Cadence: arXiv RSS once after each announcement (weekdays 00:30 New York time, after arXiv's
 20:00 ET announcement has reached the feed), Hugging Face's daily lists every four hours for
-today and the two days before (so upvotes are seen again after they settle). Papers Hugging
+today and the two days before (so upvotes are seen again after they settle) plus its trending
+list. Papers Hugging
 Face lists but arXiv's feeds did not bring get their categories from one arXiv API look-up.
 A source that fails three times in a row is marked unhealthy; moderators see it in
 ``/papers sources`` and once on their next command.
@@ -60,8 +61,9 @@ class PapersService:
     def rss_url(self, categories: list[str]) -> str:
         return f"{self.app.config.arxiv_rss_url}/{'+'.join(categories)}"
 
-    def hf_url(self, day: str) -> str:
-        return f"{self.app.config.hf_api_url}?{urlencode({'date': day})}"
+    def hf_url(self, day: str | None) -> str:
+        params = {"date": day} if day else {"sort": "trending", "limit": 50}
+        return f"{self.app.config.hf_api_url}?{urlencode(params)}"
 
     def api_search_url(self, query: str, category: str | None, limit: int = 20) -> str:
         words = [w for w in query.split() if w.isalnum() or "-" in w][:8]
@@ -121,7 +123,8 @@ class PapersService:
         async with self.app.db.transaction() as conn:
             for item in parsed.items:
                 announced = item.published[:10] if item.source == "arxiv-rss" and item.published else None
-                new += await papers_repo.upsert(conn, item, now, hf_day=hf_day, announced_on=announced)
+                listed = hf_day or item.listed_on
+                new += await papers_repo.upsert(conn, item, now, hf_day=listed, announced_on=announced)
         return new
 
     async def refresh_rss(self) -> Outcome | None:
@@ -145,7 +148,11 @@ class PapersService:
             outcome.source = f"hf-daily {day}"
             outcomes.append(outcome)
             if not outcome.ok:
-                break  # the other days are on the same host: one failure per refresh is enough
+                return outcomes  # the other requests go to the same host: one failure per refresh is enough
+        # The trending list spans several days; each entry says which day it was listed.
+        trending = await self._poll("hf-daily", "hf-daily", self.hf_url(None), parse_hf_daily, self._store)
+        trending.source = "hf-daily trending"
+        outcomes.append(trending)
         return outcomes
 
     async def lookup_missing(self) -> Outcome | None:

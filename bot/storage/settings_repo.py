@@ -143,3 +143,8 @@ async def all_items(db: Database, key: str) -> list[str]:
     """Every item of a list setting in any scope (e.g. the union of followed arXiv categories)."""
     rows = await db.fetchall("SELECT DISTINCT item FROM setting_items WHERE key = ? ORDER BY item", (key,))
     return [r["item"] for r in rows]
+
+
+async def workspace_has_items(db: Database, workspace: str, key: str) -> bool:
+    row = await db.fetchone("SELECT 1 FROM setting_items WHERE workspace = ? AND key = ? LIMIT 1", (workspace, key))
+    return row is not None

@@ -18,7 +18,7 @@ from bot.models import Card, Field, LinkButton, Place, Reply, Role
 from bot.providers import Period, Section
 from bot.registry import Arg, CommandError, Registry
 from bot.settings import ItemList, Key, SettingError
-from bot.storage import papers_repo
+from bot.storage import papers_repo, settings_repo
 from bot.storage.papers_repo import Source, StoredPaper
 from bot.text import quote_input, shorten
 from commands.papers import pick as picking
@@ -200,7 +200,9 @@ class PapersProvider:
 
 # -- wiring ----------------------------------------------------------------------------------------
 async def _source_notices(ctx: Context) -> list[str]:
-    """Tells a moderator once per incident that a paper source is down."""
+    """Tells a moderator once per incident that a paper source is down (if the server uses papers)."""
+    if not await settings_repo.workspace_has_items(ctx.db, ctx.place.workspace_key, "paper_categories"):
+        return []
     incidents = await papers_repo.unnoticed_incidents(ctx.db, ctx.place.workspace_key)
     if not incidents:
         return []

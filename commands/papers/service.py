@@ -36,6 +36,7 @@ HF_EVERY = timedelta(hours=4)
 RSS_SCHEDULE = parse_recurrence("weekdays 00:30")
 RSS_ZONE = ZoneInfo("America/New_York")
 LOOKUP_BATCH = 50
+LOOKUP_ROUNDS = 4  # at most 200 look-ups per refresh, 3 s apart
 
 
 @dataclass
@@ -156,10 +157,19 @@ class PapersService:
         return outcomes
 
     async def lookup_missing(self) -> Outcome | None:
-        ids = await papers_repo.missing_categories(self.app.db, limit=LOOKUP_BATCH)
-        if not ids:
-            return None
-        return await self._poll("arxiv-api", "arxiv-api", self.api_ids_url(ids), parse_arxiv_api, self._store)
+        """Categories for papers only Hugging Face told us about: a few batched arXiv API calls."""
+        outcome = None
+        tried: set[str] = set()
+        for _ in range(LOOKUP_ROUNDS):
+            ids = [i for i in await papers_repo.missing_categories(self.app.db, limit=LOOKUP_BATCH * 2) if i not in tried]
+            ids = ids[:LOOKUP_BATCH]
+            if not ids:
+                break
+            tried.update(ids)  # ids arXiv does not know stay uncategorised; do not ask twice per refresh
+            outcome = await self._poll("arxiv-api", "arxiv-api", self.api_ids_url(ids), parse_arxiv_api, self._store)
+            if not outcome.ok:
+                break
+        return outcome
 
     async def refresh_all(self) -> list[Outcome]:
         """Every source once, now (``careerbot feeds refresh`` and the background loop)."""

@@ -135,6 +135,21 @@ def _xml_root(body: bytes, errors: list[str]) -> ET.Element:
         raise FeedError(f"malformed or truncated XML ({exc})") from None
 
 
+def _accept(result: ParseResult, seen: set[str], where: str, parsed: tuple[str, int | None] | None, title: str) -> bool:
+    """The checks every source shares: an id, a title, and each paper once per payload."""
+    if parsed is None:
+        result.errors.append(f"{where}: no arXiv id; skipped")
+        return False
+    if not title:
+        result.errors.append(f"{where} ({parsed[0]}): no title; skipped")
+        return False
+    if parsed[0] in seen:
+        result.errors.append(f"{where}: {parsed[0]} appears twice; kept the first")
+        return False
+    seen.add(parsed[0])
+    return True
+
+
 def _links(arxiv_id: str) -> tuple[str, str]:
     """Links built from the canonical id: always the latest version, never a feed-supplied scheme."""
     return f"https://arxiv.org/abs/{arxiv_id}", f"https://arxiv.org/pdf/{arxiv_id}"
@@ -156,16 +171,8 @@ def parse_arxiv_api(body: bytes) -> ParseResult:
             raise FeedError(f"arXiv answered with an error: {_text(entry.findtext(f'{ATOM}summary')) or 'no detail'}")
         parsed = parse_arxiv_id(raw_id)
         where = f"entry {n}"
-        if parsed is None:
-            result.errors.append(f"{where}: no arXiv id ({raw_id[:60]!r}); skipped")
+        if not _accept(result, seen, where, parsed, title) or parsed is None:
             continue
-        if not title:
-            result.errors.append(f"{where} ({parsed[0]}): no title; skipped")
-            continue
-        if parsed[0] in seen:
-            result.errors.append(f"{where}: {parsed[0]} appears twice; kept the first")
-            continue
-        seen.add(parsed[0])
         abs_url, pdf_url = _links(parsed[0])
         primary = entry.find(f"{ARXIV}primary_category")
         categories = [c.get("term", "").strip() for c in entry.findall(f"{ATOM}category") if c.get("term")]
@@ -211,16 +218,8 @@ def parse_arxiv_rss(body: bytes) -> ParseResult:
         candidates = [item.findtext("guid") or "", m.group("id") if m else "", item.findtext("link") or ""]
         parsed = next((p for p in (parse_arxiv_id(c) for c in candidates if c.strip()) if p), None)
         title = _text(item.findtext("title"))
-        if parsed is None:
-            result.errors.append(f"{where}: no arXiv id; skipped")
+        if not _accept(result, seen, where, parsed, title) or parsed is None:
             continue
-        if not title:
-            result.errors.append(f"{where} ({parsed[0]}): no title; skipped")
-            continue
-        if parsed[0] in seen:
-            result.errors.append(f"{where}: {parsed[0]} appears twice; kept the first")
-            continue
-        seen.add(parsed[0])
         version = parsed[1]
         if version is None and m:
             version = (parse_arxiv_id(m.group("id")) or (None, None))[1]
@@ -272,16 +271,8 @@ def parse_hf_daily(body: bytes) -> ParseResult:
             continue
         parsed = parse_arxiv_id(str(paper.get("id") or ""))
         title = _text(str(paper.get("title") or ""))
-        if parsed is None:
-            result.errors.append(f"{where}: no arXiv id; skipped")
+        if not _accept(result, seen, where, parsed, title) or parsed is None:
             continue
-        if not title:
-            result.errors.append(f"{where} ({parsed[0]}): no title; skipped")
-            continue
-        if parsed[0] in seen:
-            result.errors.append(f"{where}: {parsed[0]} appears twice; kept the first")
-            continue
-        seen.add(parsed[0])
         authors = [
             _text(str(a.get("name") or "")) for a in paper.get("authors") or [] if isinstance(a, dict) and a.get("name")
         ]

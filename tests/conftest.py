@@ -11,6 +11,7 @@ from bot.adapters.console import ConsoleSession
 from bot.app import App
 from bot.clock import frozen_clock
 from bot.models import Role
+from tests.fakes.feed_server import FeedServer
 
 pytest_plugins = ["pytester"]
 
@@ -61,3 +62,12 @@ async def app(db_path: Path):
 @pytest.fixture
 async def console(app: App) -> Console:
     return Console(app)
+
+
+@pytest.fixture
+async def server():
+    """A local HTTP server serving the real sample payloads (tests/fixtures/feeds)."""
+    feed_server = FeedServer()
+    await feed_server.start()
+    yield feed_server
+    await feed_server.stop()

@@ -18,6 +18,7 @@ from bot.clock import Clock, frozen_clock
 from bot.delivery import Limits, RateLimiter, split_reply
 from bot.models import Actor, Card, Place, Reply, Role
 from bot.storage import delivery_repo
+from tests.fakes.fake_time import FakeTime
 from tests.fakes.fake_discord import FakeDiscord
 
 GUILD = Place("discord", "g1", "100", "general")
@@ -25,18 +26,6 @@ MOD = Actor("discord:7", "mia", Role.MODERATOR)
 MEMBER = Actor("discord:8", "max")
 START = "2026-01-05T09:00:00+00:00"
 
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class Crash(BaseException):
@@ -283,7 +272,7 @@ def test_discord_payload_never_pings_and_fits() -> None:
 
 
 async def test_rate_limiter_spaces_requests_to_the_platform_rate() -> None:
-    ticks = FakeTime()
+    ticks = FakeTime(start=0.0)
     limiter = RateLimiter(Limits(rate=50.0, burst=1), ticks.monotonic, ticks.sleep)
     for _ in range(101):
         await limiter.acquire()

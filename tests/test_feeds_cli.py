@@ -10,17 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.feed_server import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-async def server():
-    s = FeedServer()
-    await s.start()
-    yield s
-    await s.stop()
 
 
 async def careerbot(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

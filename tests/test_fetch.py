@@ -7,28 +7,10 @@ import pytest
 
 from feeds.fetch import Fetcher, FetchError, Politeness, retry_after_seconds
 from feeds.papers import parse_arxiv_rss
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.fake_time import FakeTime
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
 
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
-
-
-@pytest.fixture
-async def server():
-    s = FeedServer()
-    await s.start()
-    yield s
-    await s.stop()
 
 
 @pytest.fixture

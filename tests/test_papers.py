@@ -15,6 +15,7 @@ from bot.models import Role
 from bot.storage import papers_repo
 from commands.papers import service
 from feeds.fetch import Fetcher, Politeness
+from tests.fakes.fake_time import FakeTime
 from tests.fakes.feed_server import FIXTURES, FeedServer
 
 RSS = "quant-ph_2025-04-28.xml"
@@ -22,23 +23,7 @@ HF = "daily_papers_2026-08-21_reserialized.json"
 API_100 = "q_testing_s0_m100_cfe7536492ca.xml"
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
 
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-async def server():
-    s = FeedServer()
-    await s.start()
-    yield s
-    await s.stop()
 
 
 async def make_app(db_path: Path, server: FeedServer, at: str = "2025-04-28T12:00:00+00:00") -> App:

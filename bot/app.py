@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.clock import Clock

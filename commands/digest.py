@@ -23,7 +23,12 @@ from bot.providers import Period, Section
 from bot.recurrence import FORMS, Recurrence, parse_recurrence
 from bot.registry import Arg, CommandError, Registry
 from bot.scheduler import Outcome
-from bot.settings import SettingError, format_when, looks_like_channel, parse_channel_ref
+from bot.settings import (
+    SettingError,
+    format_when,
+    looks_like_channel,
+    parse_channel_ref,
+)
 from bot.storage import digest_repo
 from bot.storage.delivery_repo import Problem
 from bot.storage.digest_repo import Digest

@@ -18,8 +18,8 @@ from bot.clock import Clock, frozen_clock
 from bot.delivery import Limits, RateLimiter, split_reply
 from bot.models import Actor, Card, Place, Reply, Role
 from bot.storage import delivery_repo
-from tests.fakes.fake_time import FakeTime
 from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_time import FakeTime
 
 GUILD = Place("discord", "g1", "100", "general")
 MOD = Actor("discord:7", "mia", Role.MODERATOR)

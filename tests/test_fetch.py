@@ -10,9 +10,6 @@ from feeds.papers import parse_arxiv_rss
 from tests.fakes.fake_time import FakeTime
 
 
-
-
-
 @pytest.fixture
 async def fetcher():
     ticks = FakeTime()

@@ -24,7 +24,13 @@ from bot.clock import BackgroundLoop, iso_utc
 from bot.recurrence import parse_recurrence
 from bot.storage import papers_repo, settings_repo
 from feeds.fetch import Fetcher, FetchError
-from feeds.papers import FeedError, ParseResult, parse_arxiv_api, parse_arxiv_rss, parse_hf_daily
+from feeds.papers import (
+    FeedError,
+    ParseResult,
+    parse_arxiv_api,
+    parse_arxiv_rss,
+    parse_hf_daily,
+)
 
 if TYPE_CHECKING:
     from bot.app import App

@@ -29,7 +29,7 @@ from bot.settings import (
     looks_like_channel,
     parse_channel_ref,
 )
-from bot.storage import digest_repo
+from bot.storage import digest_repo, jobs_repo
 from bot.storage.delivery_repo import Problem
 from bot.storage.digest_repo import Digest
 from bot.storage.jobs_repo import Job
@@ -188,8 +188,6 @@ def _parse_contents(ctx: Context, word: str) -> list[str]:
 async def _next_line(ctx: Context, d: Digest) -> str:
     if d.paused:
         return "paused" + (f" ({d.paused_reason})" if d.paused_reason else "")
-    from bot.storage import jobs_repo
-
     job = await jobs_repo.get(ctx.db, JOB_KIND, str(d.id))
     if job is None:
         return "not scheduled"

@@ -62,9 +62,8 @@ _SCALARS = ("version", "title", "abstract", "primary_category", "published", "up
             "ai_summary", "announce_type", "announced_on", "hf_day", "upvotes", "first_seen")
 
 
-async def _row_paper(db_or_conn: Any, row: Any) -> StoredPaper:
-    paper = StoredPaper(arxiv_id=row["arxiv_id"], **{k: row[k] for k in _SCALARS})
-    return paper
+def _row_paper(row: Any) -> StoredPaper:
+    return StoredPaper(arxiv_id=row["arxiv_id"], **{k: row[k] for k in _SCALARS})
 
 
 async def _attach(db: Database, papers: list[StoredPaper]) -> list[StoredPaper]:
@@ -94,7 +93,7 @@ async def get(db: Database, arxiv_id: str) -> StoredPaper | None:
     row = await db.fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
     if row is None:
         return None
-    return (await _attach(db, [await _row_paper(db, row)]))[0]
+    return (await _attach(db, [_row_paper(row)]))[0]
 
 
 async def get_many(db: Database, ids: Sequence[str]) -> list[StoredPaper]:
@@ -102,7 +101,7 @@ async def get_many(db: Database, ids: Sequence[str]) -> list[StoredPaper]:
         return []
     holes = ",".join("?" * len(ids))
     rows = await db.fetchall(f"SELECT * FROM papers WHERE arxiv_id IN ({holes})", list(ids))
-    found = {r["arxiv_id"]: await _row_paper(db, r) for r in rows}
+    found = {r["arxiv_id"]: _row_paper(r) for r in rows}
     return await _attach(db, [found[i] for i in ids if i in found])
 
 
@@ -238,7 +237,7 @@ async def candidates(
         f" SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category IN ({holes})){tail}",
         [since_day, *cats],
     )
-    return [await _row_paper(db, r) for r in rows if r["arxiv_id"] not in exclude]
+    return [_row_paper(r) for r in rows if r["arxiv_id"] not in exclude]
 
 
 async def attach(db: Database, papers: list[StoredPaper]) -> list[StoredPaper]:

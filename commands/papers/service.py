@@ -63,6 +63,8 @@ class PapersService:
         self._loop = BackgroundLoop()
         self._background: set[asyncio.Task] = set()
         self._refresh_lock = asyncio.Lock()
+        # When the background loop next polls each kind of source (both at once on start).
+        self._next_rss = self._next_hf = app.clock.now()
 
     # -- URLs ------------------------------------------------------------------------------
     def rss_url(self, categories: list[str]) -> str:
@@ -215,27 +217,31 @@ class PapersService:
             return False, None
 
     # -- the background loop -----------------------------------------------------------------
+    async def poll_due(self) -> float:
+        """One round of the background loop: polls what is due; returns seconds until the next round."""
+        now = self.app.clock.now()
+        if not await self.followed():
+            # Nobody follows a category: nothing to pick from, so poll no one; look again soon.
+            self._next_rss = self._next_hf = now + timedelta(minutes=10)
+        else:
+            if now >= self._next_rss:
+                await self.refresh_rss()
+                self._next_rss = RSS_SCHEDULE.next_after(now, RSS_ZONE)
+            if now >= self._next_hf:
+                await self.refresh_hf()
+                await self.lookup_missing()
+                self._next_hf = now + HF_EVERY
+        wait = (min(self._next_rss, self._next_hf) - self.app.clock.now()).total_seconds()
+        return min(max(wait, 1.0), 3600.0)
+
     async def run_forever(self) -> None:
-        next_rss = self.app.clock.now()
-        next_hf = self.app.clock.now()
         while True:
-            now = self.app.clock.now()
             try:
-                if not await self.followed():
-                    # Nobody follows a category: nothing to pick from, so poll no one; look again soon.
-                    next_rss = next_hf = now + timedelta(minutes=10)
-                else:
-                    if now >= next_rss:
-                        await self.refresh_rss()
-                        next_rss = RSS_SCHEDULE.next_after(now, RSS_ZONE)
-                    if now >= next_hf:
-                        await self.refresh_hf()
-                        await self.lookup_missing()
-                        next_hf = now + HF_EVERY
+                wait = await self.poll_due()
             except Exception:  # a bug in one refresh must not end refreshing
                 log.exception("paper refresh failed")
-            wait = (min(next_rss, next_hf) - self.app.clock.now()).total_seconds()
-            await asyncio.sleep(min(max(wait, 1.0), 3600.0))
+                wait = 60.0
+            await asyncio.sleep(wait)
 
     def start(self) -> None:
         self._loop.start(self.run_forever, "careerbot-papers")

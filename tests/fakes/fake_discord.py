@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_http import serve
+
 
 @dataclass
 class FakeDiscord:
@@ -45,12 +47,8 @@ class FakeDiscord:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/v10/channels/{channel_id}/messages", self._create_message)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}/api/v10"
+        self._runner, root = await serve(app)
+        self.base_url = f"{root}/api/v10"
         return self.base_url
 
     async def stop(self) -> None:

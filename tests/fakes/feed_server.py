@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_http import serve
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 LAST_MODIFIED = "Mon, 28 Apr 2025 04:00:00 GMT"
 
@@ -39,12 +41,8 @@ class FeedServer:
         app.router.add_get("/redirect/{target:.*}", self._redirect)
         app.router.add_get("/endless", self._endless)
         app.router.add_get("/{path:.*}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, root = await serve(app)
+        self.base_url = root
         return self.base_url
 
     async def stop(self) -> None:

@@ -54,11 +54,11 @@ def questions(n: int, vocabulary: list[str], seed: int = 7) -> list[str]:
 
 
 async def in_process(n: int) -> None:
-    from bot.app import App
+    from commands import create_app
     from commands.advice import service
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = await App.create(Path(tmp) / "bench.db")
+        app = await create_app(Path(tmp) / "bench.db")
         try:
             svc = service(app)
             vocab = sorted({k for e in svc.entries.values() for k in e.keywords})

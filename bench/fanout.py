@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.adapters.discord_rest import DiscordRestTransport  # noqa: E402
-from bot.app import App  # noqa: E402
 from bot.clock import Clock  # noqa: E402
 from bot.delivery import Limits  # noqa: E402
 from bot.models import Actor, Place, Role  # noqa: E402
 from bot.storage import delivery_repo, jobs_repo  # noqa: E402
+from commands import create_app  # noqa: E402
 from tests.fakes.fake_discord import FakeDiscord  # noqa: E402
 
 
@@ -37,7 +37,7 @@ async def main(channels: int, limit: int, concurrency: int) -> None:
     await fake.start()
     workdir = Path(tempfile.mkdtemp(prefix="careerbot-fanout-"))
     clock = Clock()
-    app = await App.create(workdir / "fanout.db", clock=clock)
+    app = await create_app(workdir / "fanout.db", clock=clock)
     transport = DiscordRestTransport(
         "test-token", base_url=fake.base_url, limits=Limits(max_chars=5000, max_cards=10, rate=float(limit), burst=1)
     )

@@ -22,10 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 import feedparser  # noqa: E402
 
-from bot.app import App  # noqa: E402
 from bot.clock import frozen_clock, iso_utc  # noqa: E402
 from bot.models import Actor, Place, Role  # noqa: E402
 from bot.storage import papers_repo  # noqa: E402
+from bot.app import App  # noqa: E402
+from commands import create_app  # noqa: E402
 from feeds.papers import parse_arxiv_api, parse_arxiv_rss, parse_hf_daily  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
@@ -135,7 +136,7 @@ async def main(count: int, queries: int, repeat: int) -> None:
     print(f"{'HF daily, 17 papers':<24} {17:>4} items  ours {17 * repeat / took:>9,.0f} items/s (feedparser does not read JSON)")
 
     workdir = Path(tempfile.mkdtemp(prefix="careerbot-papers-"))
-    app = await App.create(workdir / "papers.db", clock=frozen_clock(f"{TODAY}T12:00:00+00:00"))
+    app = await create_app(workdir / "papers.db", clock=frozen_clock(f"{TODAY}T12:00:00+00:00"))
     try:
         await fill(app, count)
         # Some search queries find too little locally and would ask arXiv: point the API at a

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.config import Config, load_config
@@ -28,6 +28,12 @@ from bot.storage.delivery_repo import Problem
 from bot.text import defuse_mentions
 
 log = logging.getLogger("careerbot.app")
+
+
+class Feature(Protocol):
+    """A feature module: ``register(registry)`` declares its commands; ``setup(app)`` is optional."""
+
+    def register(self, registry: Registry) -> None: ...
 
 
 class App:
@@ -54,18 +60,25 @@ class App:
 
     @classmethod
     async def create(
-        cls, db_path: str | os.PathLike[str], clock: Clock | None = None, config: Config | None = None
+        cls,
+        db_path: str | os.PathLike[str],
+        features: Sequence[Feature],
+        clock: Clock | None = None,
+        config: Config | None = None,
     ) -> "App":
-        from commands import FEATURES
+        """Opens the database and registers ``features``, which the entry point chooses.
 
+        The core never imports a feature: ``bot/`` stays importable on its own, and a
+        deployment (or a test) decides which features exist.
+        """
         db = await open_database(db_path)
         registry = Registry()
         app = cls(db, registry, clock or Clock(), config)
         try:
-            for feature in FEATURES:
+            for feature in features:
                 feature.register(registry)
             app.settings.feature_names = [n for n in registry.commands if n not in app.settings.always_on]
-            for feature in FEATURES:
+            for feature in features:
                 setup = getattr(feature, "setup", None)
                 if setup is not None:
                     await setup(app)

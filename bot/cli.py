@@ -82,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _open_app(config: Config):  # noqa: ANN202
-    from bot.app import App
+    from commands import create_app
 
-    return await App.create(config.db_path, config=config)
+    return await create_app(config.db_path, config=config)
 
 
 async def cmd_console(args: argparse.Namespace, config: Config) -> int:

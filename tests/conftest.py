@@ -11,6 +11,7 @@ from bot.adapters.console import ConsoleSession
 from bot.app import App
 from bot.clock import frozen_clock
 from bot.models import Role
+from commands import create_app
 from tests.fakes.feed_server import FeedServer
 
 pytest_plugins = ["pytester"]
@@ -52,7 +53,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def app(db_path: Path):
-    application = await App.create(db_path, clock=frozen_clock())
+    application = await create_app(db_path, clock=frozen_clock())
     try:
         yield application
     finally:

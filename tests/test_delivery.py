@@ -18,6 +18,7 @@ from bot.clock import Clock, frozen_clock
 from bot.delivery import Limits, RateLimiter, split_reply
 from bot.models import Actor, Card, Place, Reply, Role
 from bot.storage import delivery_repo
+from commands import create_app
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_time import FakeTime
 
@@ -49,7 +50,7 @@ async def fake():
 
 
 async def discord_app(db_path: Path, fake: FakeDiscord, clock: Clock, transport_cls=DiscordRestTransport) -> tuple[App, FakeTime]:
-    app = await App.create(db_path, clock=clock)
+    app = await create_app(db_path, clock=clock)
     transport = transport_cls("test-token", base_url=fake.base_url)
     ticks = FakeTime()
     app.outbox.add_transport(transport, RateLimiter(transport.limits, ticks.monotonic, ticks.sleep), concurrency=1)
@@ -185,7 +186,7 @@ async def test_crash_while_building_the_digest_loses_nothing(db_path: Path, fake
 
 
 async def test_crash_between_due_and_sent_loses_nothing(db_path: Path, fake: FakeDiscord) -> None:
-    app = await App.create(db_path, clock=frozen_clock(START))  # no transport: the post stays queued
+    app = await create_app(db_path, clock=frozen_clock(START))  # no transport: the post stays queued
     await add_digest(app)
     await app.clock.advance(timedelta(days=1))
     assert await delivery_repo.counts(app.db) == {"pending": 1}

@@ -18,6 +18,7 @@ from bot.models import Card, Place, Role
 from bot.providers import Period, Section
 from bot.scheduler import Outcome
 from bot.storage import jobs_repo
+from commands import create_app
 
 # The app fixture's clock starts at Monday 2026-01-05 09:00 UTC.
 
@@ -91,7 +92,7 @@ async def test_tips_rotate_without_repeats_until_all_were_given(console, app) ->
     ids=["spring-forward", "fall-back"],
 )
 async def test_nine_oclock_berlin_stays_nine_across_dst(db_path: Path, start: str, expected_utc_hours) -> None:
-    app = await App.create(db_path, clock=frozen_clock(start))
+    app = await create_app(db_path, clock=frozen_clock(start))
     try:
         session = ConsoleSession(app, role=Role.MODERATOR)
         await session.feed("/config set timezone Europe/Berlin")
@@ -123,12 +124,12 @@ async def test_moderator_timezone_change_moves_the_next_run(console) -> None:
 
 
 async def test_catch_up_after_three_days_down_is_one_post_naming_the_span(db_path: Path) -> None:
-    app = await App.create(db_path, clock=frozen_clock("2026-01-05T10:00:00+00:00"))
+    app = await create_app(db_path, clock=frozen_clock("2026-01-05T10:00:00+00:00"))
     session = ConsoleSession(app, role=Role.MODERATOR)
     await session.feed("/digest add tips daily 09:00")
     await app.close()  # the bot goes down on Monday 10:00 ...
 
-    later = await App.create(db_path, clock=frozen_clock("2026-01-08T10:00:00+00:00"))  # ... and is back Thursday
+    later = await create_app(db_path, clock=frozen_clock("2026-01-08T10:00:00+00:00"))  # ... and is back Thursday
     try:
         session = ConsoleSession(later, role=Role.MODERATOR)
         await later.start(background=False)

@@ -16,6 +16,7 @@ from bot.app import App
 from bot.clock import frozen_clock, iso_utc
 from bot.models import Place
 from bot.storage import papers_repo
+from commands import create_app
 from commands.papers import todays_pick
 from commands.papers.pick import choose
 from feeds.papers import Paper
@@ -77,7 +78,7 @@ async def simulate_day(app: App, day: date, rng: random.Random) -> None:
 
 
 async def test_a_month_of_picks_no_repeats_category_gated_with_weekend_fallback(db_path: Path) -> None:
-    app = await App.create(db_path, clock=frozen_clock(f"{START}T00:00:00+00:00"))
+    app = await create_app(db_path, clock=frozen_clock(f"{START}T00:00:00+00:00"))
     rng = random.Random(7)
     try:
         await app.settings.set(
@@ -108,7 +109,7 @@ async def test_a_month_of_picks_no_repeats_category_gated_with_weekend_fallback(
 
 
 async def test_ranking_uses_settled_upvotes_code_and_keywords(db_path: Path) -> None:
-    app = await App.create(db_path, clock=frozen_clock("2026-03-04T12:00:00+00:00"))
+    app = await create_app(db_path, clock=frozen_clock("2026-03-04T12:00:00+00:00"))
     try:
         day = date(2026, 3, 3)
         now = iso_utc(datetime(2026, 3, 3, 8, tzinfo=timezone.utc))

@@ -14,6 +14,7 @@ from bot.clock import frozen_clock
 from bot.config import load_config
 from bot.models import Role
 from bot.storage import papers_repo
+from commands import create_app
 from commands.papers import service
 from feeds.fetch import Fetcher, Politeness
 from tests.fakes.fake_time import FakeTime
@@ -34,7 +35,7 @@ async def make_app(db_path: Path, server: FeedServer, at: str = "2025-04-28T12:0
         arxiv_rss_url=server.base_url + "/rss",
         hf_api_url=server.base_url + "/api/daily_papers",
     )
-    app = await App.create(db_path, clock=frozen_clock(at), config=config)
+    app = await create_app(db_path, clock=frozen_clock(at), config=config)
     ticks = FakeTime()
     service(app).fetcher = Fetcher(Politeness({"127.0.0.1": 3.0}, ticks.monotonic, ticks.sleep))
     return app

@@ -10,6 +10,7 @@ import pytest
 
 from bot.app import App
 from bot.storage.db import StorageError, bundled_migrations, open_database
+from commands import create_app
 
 
 async def test_a_new_database_is_wal_with_every_migration(db_path: Path):
@@ -39,7 +40,7 @@ async def test_a_database_from_an_older_release_upgrades_and_keeps_its_data(db_p
     await old.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')")
     await old.close()
 
-    app = await App.create(db_path)
+    app = await create_app(db_path)
     try:
         versions = [r["version"] for r in await app.db.fetchall("SELECT version FROM schema_migrations")]
         assert versions == [m.version for m in bundled_migrations()]

@@ -86,6 +86,67 @@ class LinkButton:
     url: str
 
 
+BUTTON_STYLES = ("primary", "secondary", "danger")
+
+
+@dataclass
+class ActionButton:
+    """A button that runs a command when clicked, as the person who clicks it.
+
+    It carries a command path and text values, not a callback, so a click arriving hours
+    later (or after a restart) goes through ``App.invoke`` like typed input: converted,
+    role-checked and gated again. ``bot.buttons`` turns it into a platform id and back.
+    """
+
+    label: str
+    command: str  # a command path, e.g. "digest preview"
+    values: dict[str, str] = field(default_factory=dict)
+    style: str = "secondary"
+
+    def __post_init__(self) -> None:
+        from bot.buttons import encode  # the id must fit every platform; fail at the command, not the render
+
+        if self.style not in BUTTON_STYLES:
+            raise ValueError(f"button style must be one of {BUTTON_STYLES}, not {self.style!r}")
+        self.values = {str(k): str(v) for k, v in self.values.items()}
+        encode(self)
+
+
+Button = LinkButton | ActionButton
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A channel as commands store it (by id) and show it (by name)."""
+
+    id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"#{self.name or self.id}"
+
+
+@dataclass(frozen=True)
+class UserRef:
+    id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"@{self.name or self.id}"
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"@{self.name or self.id}"
+
+
 @dataclass
 class Card:
     """One rich block of a reply; each renderer maps it to an embed, a Block Kit section, or text."""
@@ -95,7 +156,7 @@ class Card:
     url: str | None = None
     fields: list[Field] = field(default_factory=list)
     footer: str = ""
-    buttons: list[LinkButton] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
 
 
 @dataclass
@@ -104,12 +165,17 @@ class Reply:
 
     ``ephemeral`` asks platforms that support it (Discord, Slack) to show the reply only
     to the person who asked — used for errors and refusals so channels stay clean.
+
+    ``notices`` are private messages for the person who asked (moderator notices): adapters
+    send each as its own ephemeral message after the reply, and renderers never put them
+    into the reply itself, so a public answer cannot carry them.
     """
 
     text: str = ""
     cards: list[Card] = field(default_factory=list)
-    kind: str = "info"  # info | error | refusal
+    kind: str = "info"  # info | error | refusal | nomatch | notice
     ephemeral: bool = False
+    notices: list["Reply"] = field(default_factory=list)
 
     @classmethod
     def error(cls, text: str) -> "Reply":
@@ -120,7 +186,13 @@ class Reply:
         return cls(text=text, kind="refusal", ephemeral=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["notices"]
+        return data
+
+    def messages(self) -> list["Reply"]:
+        """The reply, then each notice: what an adapter sends, in order."""
+        return [self, *self.notices]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Reply":
@@ -132,7 +204,12 @@ class Reply:
                 url=c.get("url"),
                 fields=[Field(f["name"], f["value"], f.get("inline", False)) for f in c.get("fields", [])],
                 footer=c.get("footer", ""),
-                buttons=[LinkButton(b["label"], b["url"]) for b in c.get("buttons", [])],
+                buttons=[
+                    ActionButton(b["label"], b["command"], b.get("values", {}), b.get("style", "secondary"))
+                    if "command" in b
+                    else LinkButton(b["label"], b["url"])
+                    for b in c.get("buttons", [])
+                ],
             )
             for c in data.get("cards", [])
         ]

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot import buttons
 from bot.clock import Clock
 from bot.config import Config, load_config
 from bot.context import Context
 from bot.delivery import Outbox, Target
+from bot.frontend import Frontend
 from bot.models import Actor, Place, Reply, Role
 from bot.providers import ProviderRegistry
 from bot.registry import Command, Registry
@@ -52,6 +54,8 @@ class App:
         self.notice_sources: list[Callable[[Context], Awaitable[list[str]]]] = []
         # Feature-owned singletons (e.g. the advice search index), keyed by feature name.
         self.state: dict[str, Any] = {}
+        # How each platform names commands and resolves #channel/@user; adapters add theirs.
+        self.frontends: dict[str, Frontend] = {"console": Frontend()}
         for key in core_keys(self.settings):
             self.settings.define(key)
         registry.gates.append(self._feature_gate)
@@ -116,6 +120,17 @@ class App:
         await self.outbox.stop()
         await self.db.close()
 
+    # -- front ends ----------------------------------------------------------------------------
+    def add_frontend(self, frontend: Frontend) -> None:
+        """An adapter registers how its platform names commands and resolves references."""
+        self.frontends[frontend.platform] = frontend
+
+    def frontend(self, platform: str) -> Frontend:
+        found = self.frontends.get(platform)
+        if found is None:
+            found = self.frontends[platform] = Frontend()
+        return found
+
     # -- commands ----------------------------------------------------------------------------
     async def context(self, actor: Actor, place: Place) -> Context:
         """The context for a command, with the actor raised to moderator if a setting says so."""
@@ -124,12 +139,27 @@ class App:
             roles = await self.settings.get(place, "mod_roles")
             if actor.local_id in users or set(actor.role_ids) & set(roles):
                 actor = replace(actor, role=Role.MODERATOR)
-        return Context(actor, place, self)
+        return Context(actor, place, self, self.frontend(place.platform))
 
     async def handle(self, actor: Actor, place: Place, line: str) -> Reply:
+        """A line of text (console, Slack's root command, a mention). Notices ride in ``reply.notices``."""
         ctx = await self.context(actor, place)
         reply = await self.registry.dispatch_line(ctx, line)
         return await self.with_notices(ctx, reply)
+
+    async def invoke(self, actor: Actor, place: Place, command_path: str, values: Mapping[str, Any]) -> Reply:
+        """Already-split values (Discord options): the same conversion, gates, elevation and notices."""
+        ctx = await self.context(actor, place)
+        reply = await self.registry.invoke(ctx, command_path, values)
+        return await self.with_notices(ctx, reply)
+
+    async def click(self, actor: Actor, place: Place, button_id: str) -> Reply:
+        """A pressed ActionButton, run as whoever pressed it (their role is checked again)."""
+        try:
+            path, values = buttons.decode(button_id)
+        except buttons.ButtonError as exc:
+            return Reply.error(f"That button no longer works ({exc}).")
+        return await self.invoke(actor, place, path, values)
 
     async def handle_text(self, line: str) -> Reply:
         """Runs a line as an anonymous member in a default channel (scripts, smoke tests)."""
@@ -143,8 +173,8 @@ class App:
         if "all" in enabled or feature in enabled:
             return None
         return (
-            f"/{feature} is turned off in {ctx.place.label}. "
-            f"A moderator can turn it on with /config set features all {ctx.place.label}."
+            f"{ctx.cmd(feature)} is turned off in {ctx.place.label}. "
+            f"A moderator can turn it on with {ctx.cmd('config set features all')} {ctx.place.label}."
         )
 
     # -- telling moderators --------------------------------------------------------------------
@@ -161,7 +191,11 @@ class App:
         self.outbox.wake(problem.platform)
 
     async def with_notices(self, ctx: Context, reply: Reply) -> Reply:
-        """Appends problems no moderator has seen yet to a moderator's next reply."""
+        """Attaches problems no moderator has seen yet to a moderator's reply, as a private notice.
+
+        The notice is its own ephemeral message (``reply.notices``), never part of the reply's
+        text: the reply may be public, and "I cannot post to #news" is for moderators only.
+        """
         if ctx.actor.role < Role.MODERATOR or ctx.place.is_dm or not ctx.place.workspace_id:
             return reply
         lines: list[str] = []
@@ -175,7 +209,7 @@ class App:
         if not lines:
             return reply
         notice = defuse_mentions("\n".join(lines))
-        reply.text = f"{reply.text}\n\n{notice}" if reply.text else notice
+        reply.notices.append(Reply(text=notice, kind="notice", ephemeral=True))
         return reply
 
 
@@ -184,7 +218,7 @@ def _notice(problems: list[Problem]) -> Reply:
     for p in problems[:5]:
         where = f"#{p.channel_name or p.channel}"
         if p.target_gone:
-            lines.append(f"- I cannot post to {where}: {p.reason}. Its digests are paused; fix access, then /digest resume.")
+            lines.append(f"- I cannot post to {where}: {p.reason}. Its digests are paused; fix access, then resume them (digest resume).")
         else:
             lines.append(f"- A post to {where} was not delivered: {p.reason}.")
     if len(problems) > 5:

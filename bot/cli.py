@@ -15,7 +15,7 @@ from typing import Any
 
 from bot import __version__
 from bot.config import Config, ConfigError, configure_logging, load_config
-from bot.models import Reply, Role
+from bot.models import Actor, Place, Reply, Role
 from bot.storage.db import StorageError
 
 log = logging.getLogger("careerbot")
@@ -99,6 +99,8 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
         elif event["type"] == "post":
             where = f"#{event['target']['channel']}"
             print(f"── posted in {where} ({event['kind']}) ──\n{render(reply, color=color)}\n", flush=True)
+        elif event["type"] == "notice":
+            print(f"── only you can see this ──\n{render(reply, color=color)}\n", flush=True)
         else:
             print(render(reply, color=color) + "\n", flush=True)
 
@@ -147,7 +149,8 @@ async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
         declared = app.registry.resolve("advice ask")
         assert declared is not None
         try:
-            question = declared.args[0].convert(clean_input(args.question))
+            ctx = await app.context(Actor("local:cli", "cli"), Place("console", None, "cli", "cli", is_dm=True))
+            question = await declared.args[0].convert(clean_input(args.question), ctx)
         except UsageError as exc:
             raise CliError(str(exc)) from None
         svc = service(app)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.frontend import Frontend
 from bot.models import Actor, Place
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ class Context:
     actor: Actor
     place: Place
     app: "App"
+    frontend: Frontend = field(default_factory=Frontend)
 
     @property
     def db(self) -> "Database":
@@ -25,3 +27,13 @@ class Context:
 
     def now(self) -> datetime:
         return self.app.clock.now()
+
+    def cmd(self, path: str) -> str:
+        """A command as people type it on this front end, for text that tells them what to run.
+
+        Where a group's default subcommand cannot be left out (Discord), its name is put in:
+        ``advice do I need a PhD`` reads ``/advice ask do I need a PhD`` there.
+        """
+        if not self.frontend.short_forms and self.app is not None:
+            path = self.app.registry.explicit(path)
+        return self.frontend.cmd(path)

@@ -63,7 +63,7 @@ class Text(SettingType):
     def parse(self, text: str) -> str:
         text = " ".join(text.split())
         if not text:
-            raise SettingError(f"expected {self.accepted}; use /config reset to clear it")
+            raise SettingError(f"expected {self.accepted}; reset the setting to clear it")
         if len(text) > self.max_len:
             raise SettingError(f"that is {len(text)} characters; at most {self.max_len} are allowed")
         return text
@@ -165,21 +165,23 @@ _CHANNEL_REF = re.compile(r"^(?:<#([A-Z0-9]+)(?:\|[^>]*)?>|#?([\w\-]{1,80}))$", 
 
 
 def parse_channel_ref(text: str) -> str:
-    """``#name`` (console, Slack names), ``<#123>`` (Discord) or ``<#C123|name>`` (Slack) → channel id."""
+    """A channel id from ``<#123>``, ``<#C123|name>`` or an id typed as ``#id``.
+
+    Names are resolved to ids by the front end before a value gets here (``/config set``);
+    this accepts what is left: mention markup and ids, as exports and imports carry them.
+    """
     m = _CHANNEL_REF.match(text.strip())
     if not m:
         raise SettingError(f"{quote_input(text)} is not a channel; mention it like #mod-log")
     return m.group(1) or m.group(2)
 
 
-def looks_like_channel(token: str) -> bool:
-    token = token.strip()
-    return bool(token) and (token.startswith("#") or token.startswith("<#")) and bool(_CHANNEL_REF.match(token))
-
-
 @dataclass(frozen=True)
-class ChannelRef(SettingType):
+class ChannelSetting(SettingType):
+    """A channel, stored by id."""
+
     accepted: str = "a channel such as #mod-log"
+    ref: str = "channel"
 
     def parse(self, text: str) -> str:
         return parse_channel_ref(text)
@@ -189,7 +191,8 @@ class ChannelRef(SettingType):
 
 
 _ITEM = re.compile(r"^[\w.\-]{1,64}$")
-_MENTION = re.compile(r"^<@[!&]?([\w]+)>$")
+# <@123>, <@!123>, <@&123> (Discord), <@U123|name> and <!subteam^S123|@name> (Slack): the id.
+_MENTION = re.compile(r"^(?:<@[!&]?(\w+)(?:\|[^>]*)?>|<!subteam\^(\w+)(?:\|[^>]*)?>)$")
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ class ItemList(SettingType):
     max_items: int = 50
     choices: Callable[[], Sequence[str]] | None = None
     allow_all: bool = False
+    ref: str | None = None  # "user" or "role": items are ids the front end resolves from mentions
 
     @property
     def accepted(self) -> str:  # type: ignore[override]
@@ -225,7 +229,7 @@ class ItemList(SettingType):
         out: list[str] = []
         for token in tokens:
             m = _MENTION.match(token)
-            item = m.group(1) if m else token.lstrip("@")
+            item = (m.group(1) or m.group(2)) if m else token.lstrip("@")
             if not _ITEM.match(item):
                 raise SettingError(f"{quote_input(token)} is not accepted; expected {self.accepted}")
             if self.choices:
@@ -493,10 +497,10 @@ def _load_document(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise SettingError(
             f"that is not a JSON settings document (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
-            "Paste what /config export printed."
+            "Paste what the config export command printed."
         ) from None
     if not isinstance(doc, dict) or doc.get("careerbot_settings") != 1:
-        raise SettingError('that is not a careerbot settings document: it needs "careerbot_settings": 1, as /config export prints')
+        raise SettingError('that is not a careerbot settings document: it needs "careerbot_settings": 1, as the config export command prints')
     return doc
 
 
@@ -510,12 +514,12 @@ def core_keys(service: SettingsService) -> list[Key]:
         Key("features", "which features answer in a channel: all, none, or a list",
             ItemList(item_help="features", choices=lambda: service.feature_names, allow_all=True), ["all"]),
         Key("mod_roles", "platform roles whose members count as moderators",
-            ItemList(item_help="role names or ids"), [], channel_ok=False, write_role=Role.ADMIN),
+            ItemList(item_help="role mentions or ids", ref="role"), [], channel_ok=False, write_role=Role.ADMIN),
         Key("mod_users", "users who count as moderators",
-            ItemList(item_help="user ids or @mentions"), [], channel_ok=False, write_role=Role.ADMIN),
+            ItemList(item_help="user ids or @mentions", ref="user"), [], channel_ok=False, write_role=Role.ADMIN),
         Key("mod_channel", "where the bot tells moderators about problems (e.g. a channel it cannot post to)",
-            ChannelRef(), "", channel_ok=False),
-        Key("digest_time", "the time a digest posts when /digest add gives none", TimeOfDay(), "09:00"),
+            ChannelSetting(), "", channel_ok=False),
+        Key("digest_time", "the time a digest posts when it is added with no time", TimeOfDay(), "09:00"),
         Key("digest_quiet_line", "posted when a digest has nothing new; not set means post nothing",
             Text(max_len=200), ""),
     ]

@@ -4,54 +4,67 @@ from __future__ import annotations
 
 import json
 
+import re
+
 from bot.context import Context
-from bot.models import Card, Field, Reply, Role
+from bot.frontend import RefError
+from bot.models import Card, ChannelRef, Field, Reply, Role
 from bot.registry import Arg, CommandError, Registry
-from bot.settings import SettingError, looks_like_channel, parse_channel_ref
+from bot.settings import ChannelSetting, ItemList, Key, SettingError
 
 HISTORY_LIMIT = 15
 IMPORT_MAX = 3800
-
-
-def _channel(ctx: Context, raw: str | None) -> tuple[str, str]:
-    """(channel id, label) for an optional channel argument; defaults to where the command ran."""
-    if raw:
-        try:
-            channel = parse_channel_ref(raw)
-        except SettingError as exc:
-            raise CommandError(str(exc)) from None
-        return channel, f"#{channel}"
-    return ctx.place.channel_id, ctx.place.label
-
-
-def _split_value(text: str) -> tuple[str, str | None]:
-    """``VALUE [#channel]``: a trailing channel mention is the scope, not part of the value."""
-    parts = text.rsplit(None, 1)
-    if len(parts) == 2 and looks_like_channel(parts[1]):
-        return parts[0], parts[1]
-    return text, None
 
 
 def _scope_label(channel: str) -> str:
     return f"#{channel}" if channel else "the whole server"
 
 
+async def _resolve_refs(ctx: Context, key: Key, raw: str) -> str:
+    """Turns what a moderator typed for a channel/user/role setting into ids, via the front end.
+
+    ``#mods`` on Slack or Discord is a name; the setting must hold the id the platform
+    reports on events, or it silently never applies.
+    """
+    kind = key.type.ref if isinstance(key.type, (ChannelSetting, ItemList)) else None
+    if kind is None:
+        return raw
+    resolve = {"channel": ctx.frontend.channel, "user": ctx.frontend.user, "role": ctx.frontend.role}[kind]
+    tokens = [t for t in re.split(r"[,\s]+", raw.strip()) if t]
+    if [t.lower() for t in tokens] in (["none"], ["all"]):
+        return raw
+    ids = []
+    for token in tokens:
+        try:
+            ids.append((await resolve(ctx.place, token)).id)
+        except RefError as exc:
+            raise CommandError(f"Nothing changed: {key.name}: {exc}.") from None
+    return ", ".join(ids)
+
+
 def register(registry: Registry) -> None:
     config = registry.group(
-        "config", "Moderators: see and change what this server and its channels get.", min_role=Role.MODERATOR, dm_ok=False
+        "config", "Moderators: see and change what this server and its channels get.", min_role=Role.MODERATOR, dm_ok=False,
+        ephemeral=True,
     )
 
     @config.command(
         "show",
         "Show every setting as it applies in a channel, and where each value comes from.",
-        args=[Arg("channel", "a channel, e.g. #general (default: this one)", required=False, max_len=100)],
+        args=[Arg("channel", "a channel, e.g. #general (default: this one)", kind="channel", required=False, max_len=100)],
     )
-    async def show(ctx: Context, channel: str | None = None) -> Reply:
-        channel_id, label = _channel(ctx, channel)
+    async def show(ctx: Context, channel: ChannelRef | None = None) -> Reply:
+        channel_id, label = (channel.id, channel.label) if channel else (ctx.place.channel_id, ctx.place.label)
         rows = await ctx.app.settings.effective(ctx.place.workspace_key, channel_id)
+
+        async def shown(key: Key, value: object) -> str:
+            if isinstance(key.type, ChannelSetting) and value:
+                return f"#{await ctx.frontend.channel_name(ctx.place, str(value)) or value}"
+            return key.show(value)
+
         fields = [
             Field(
-                f"{e.key.name} = {e.key.show(e.value)}",
+                f"{e.key.name} = {await shown(e.key, e.value)}",
                 f"{e.key.help}. Set {'for ' + label if e.origin == 'channel' else 'server-wide' if e.origin == 'server' else 'by default'}"
                 + ("" if e.key.channel_ok else " (server-wide only)"),
             )
@@ -62,7 +75,8 @@ def register(registry: Registry) -> None:
                 Card(
                     title=f"Settings in {label}",
                     fields=fields,
-                    footer="Change one with /config set KEY VALUE [#channel]; /config history shows who changed what.",
+                    footer=f"Change one with {ctx.cmd('config set KEY VALUE [#channel]')}; "
+                    f"{ctx.cmd('config history')} shows who changed what.",
                 )
             ]
         )
@@ -72,21 +86,23 @@ def register(registry: Registry) -> None:
         "Change a setting for the whole server, or for one channel by ending with #channel.",
         args=[
             Arg("key", "a setting name, e.g. timezone", max_len=40, complete=_complete_key),
-            Arg("value", "the new value, optionally followed by #channel", rest=True, max_len=300),
+            Arg("value", "the new value", rest=True, max_len=300, markup=True),
+            Arg("channel", "set it for this channel only (default: the whole server)", kind="channel", required=False, max_len=100),
         ],
     )
-    async def set_(ctx: Context, key: str, value: str) -> Reply:
-        raw, channel_arg = _split_value(value)
-        channel = parse_channel_ref(channel_arg) if channel_arg else ""
+    async def set_(ctx: Context, key: str, value: str, channel: ChannelRef | None = None) -> Reply:
+        scope = channel.id if channel else ""
+        raw = value
         try:
-            change = await ctx.app.settings.set(ctx.actor, ctx.place.workspace_key, channel, key, raw, ctx.now())
+            value = await _resolve_refs(ctx, ctx.app.settings.key(key), value)
+            change = await ctx.app.settings.set(ctx.actor, ctx.place.workspace_key, scope, key, value, ctx.now())
         except SettingError as exc:
             raise CommandError(f"Nothing changed: {exc}.") from None
         name, scope = change.key, _scope_label(change.channel)
         if change.unchanged:
             return Reply(text=f"{name} is already {raw} for {scope}; nothing changed.")
         return Reply(
-            text=f"{name} for {scope}: {change.old or '(default)'} → {change.new}. /config undo reverts it."
+            text=f"{name} for {scope}: {change.old or '(default)'} → {change.new}. {ctx.cmd('config undo')} reverts it."
         )
 
     @config.command(
@@ -94,11 +110,11 @@ def register(registry: Registry) -> None:
         "Put a setting back to its default (for the server, or one channel with #channel).",
         args=[
             Arg("key", "a setting name", max_len=40, complete=_complete_key),
-            Arg("channel", "a channel, e.g. #general (default: the whole server)", required=False, max_len=100),
+            Arg("channel", "a channel, e.g. #general (default: the whole server)", kind="channel", required=False, max_len=100),
         ],
     )
-    async def reset(ctx: Context, key: str, channel: str | None = None) -> Reply:
-        channel_id = _channel(ctx, channel)[0] if channel else ""
+    async def reset(ctx: Context, key: str, channel: ChannelRef | None = None) -> Reply:
+        channel_id = channel.id if channel else ""
         try:
             change = await ctx.app.settings.reset(ctx.actor, ctx.place.workspace_key, channel_id, key, ctx.now())
         except SettingError as exc:
@@ -140,7 +156,7 @@ def register(registry: Registry) -> None:
         lines = [f"{c.key} for {_scope_label(c.channel)}: {c.old or '(default)'} → {c.new or '(default)'}" for c in changes]
         return Reply(text="Undone:\n" + "\n".join(lines))
 
-    @config.command("export", "Print every setting of this server as a JSON document for /config import.")
+    @config.command("export", "Print every setting of this server as a JSON document to import later.")
     async def export(ctx: Context) -> Reply:
         doc = await ctx.app.settings.export(ctx.place.workspace_key)
         text = json.dumps(doc, indent=1, ensure_ascii=False)
@@ -148,8 +164,8 @@ def register(registry: Registry) -> None:
 
     @config.command(
         "import",
-        "Make this server's settings equal a JSON document from /config export; checks everything first.",
-        args=[Arg("document", "the JSON document", rest=True, max_len=IMPORT_MAX)],
+        "Make this server's settings equal an exported JSON document; checks everything first.",
+        args=[Arg("document", "the JSON document", rest=True, max_len=IMPORT_MAX, markup=True)],
     )
     async def import_(ctx: Context, document: str) -> Reply:
         try:
@@ -159,7 +175,7 @@ def register(registry: Registry) -> None:
         if not changes:
             return Reply(text="Imported: the settings already matched the document; nothing changed.")
         lines = [f"{c.key} for {_scope_label(c.channel)}: {c.old or '(default)'} → {c.new or '(default)'}" for c in changes]
-        return Reply(text=f"Imported {len(changes)} change(s) (/config undo reverts them all):\n" + "\n".join(lines))
+        return Reply(text=f"Imported {len(changes)} change(s) ({ctx.cmd('config undo')} reverts them all):\n" + "\n".join(lines))
 
 
 async def _complete_key(ctx: Context, prefix: str) -> list[str]:

@@ -18,17 +18,12 @@ import aiosqlite
 from bot.clock import iso_utc
 from bot.context import Context
 from bot.delivery import Target
-from bot.models import Card, Place, Reply, Role
+from bot.models import ActionButton, Card, ChannelRef, Place, Reply, Role
 from bot.providers import Period, Section
-from bot.recurrence import FORMS, Recurrence, parse_recurrence
+from bot.recurrence import Recurrence, parse_recurrence
 from bot.registry import Arg, CommandError, Registry
 from bot.scheduler import Outcome
-from bot.settings import (
-    SettingError,
-    format_when,
-    looks_like_channel,
-    parse_channel_ref,
-)
+from bot.settings import SettingError, format_when
 from bot.storage import digest_repo, jobs_repo
 from bot.storage.delivery_repo import Problem
 from bot.storage.digest_repo import Digest
@@ -166,7 +161,7 @@ async def setup(app: "App") -> None:
 async def _own(ctx: Context, digest_id: int) -> Digest:
     d = await digest_repo.get(ctx.db, digest_id)
     if d is None or d.workspace != ctx.place.workspace_key:
-        raise CommandError(f"There is no digest #{digest_id} in this server. /digest list shows them.")
+        raise CommandError(f"There is no digest #{digest_id} in this server. {ctx.cmd('digest list')} shows them.")
     return d
 
 
@@ -205,27 +200,28 @@ def register(registry: Registry) -> None:
         "Schedule a digest: CONTENTS (e.g. tips, or tips,papers) then a schedule, in the channel's timezone.",
         args=[
             Arg("contents", "what to include, comma-separated, e.g. tips", max_len=100),
-            Arg("schedule", f"{FORMS}, optionally followed by #channel", rest=True, max_len=100),
+            Arg("schedule", "daily, weekdays, weekends or weekly mon,thu, then a time such as 09:00", rest=True, max_len=100),
+            Arg("channel", "where to post (default: this channel)", kind="channel", required=False, max_len=100),
         ],
     )
-    async def add(ctx: Context, contents: str, schedule: str) -> Reply:
+    async def add(ctx: Context, contents: str, schedule: str, channel: ChannelRef | None = None) -> Reply:
         providers = _parse_contents(ctx, contents)
-        words = schedule.split()
-        channel, channel_name = ctx.place.channel_id, ctx.place.channel_name
-        if words and looks_like_channel(words[-1]):
-            channel = channel_name = parse_channel_ref(words.pop())
+        where = channel or ChannelRef(ctx.place.channel_id, ctx.place.channel_name)
+        if await ctx.frontend.can_post(ctx.place, where.id) is False:
+            raise CommandError(f"Nothing scheduled: I can't post in {where.label}. Give me permission to send messages there first.")
+        channel, channel_name = where.id, where.name
         place = Place(ctx.place.platform, ctx.place.workspace_id, channel, channel_name)
         try:
-            rec = parse_recurrence(" ".join(words), await ctx.app.settings.get(place, "digest_time"))
+            rec = parse_recurrence(schedule, await ctx.app.settings.get(place, "digest_time"))
         except SettingError as exc:
             raise CommandError(f"Nothing scheduled: {exc}.") from None
         workspace = ctx.place.workspace_key
         existing = await digest_repo.in_channel(ctx.db, workspace, channel)
         for d in existing:
             if d.schedule == rec.canonical() and list(d.contents) == providers:
-                raise CommandError(f"Digest #{d.id} already posts {', '.join(providers)} {rec.canonical()} in #{channel}.")
+                raise CommandError(f"Digest #{d.id} already posts {', '.join(providers)} {rec.canonical()} in {where.label}.")
         if len(existing) >= MAX_PER_CHANNEL:
-            raise CommandError(f"#{channel} already has {len(existing)} digests (the most a channel can have); remove one first.")
+            raise CommandError(f"{where.label} already has {len(existing)} digests (the most a channel can have); remove one first.")
         if await digest_repo.count(ctx.db, workspace) >= MAX_PER_WORKSPACE:
             raise CommandError(f"This server already has {MAX_PER_WORKSPACE} digests; remove some first.")
         zone = await ctx.app.settings.zone(place)
@@ -239,23 +235,29 @@ def register(registry: Registry) -> None:
         settings = await _settings(ctx.app, place)
         return Reply(
             text=(
-                f"Digest #{digest_id} will post {', '.join(providers)} in #{channel} {rec.canonical()} ({zone.key}); "
-                f"first on {_when(due, zone, settings)}. /digest preview {digest_id} shows what it would post now."
-            )
+                f"Digest #{digest_id} will post {', '.join(providers)} in {where.label} {rec.canonical()} ({zone.key}); "
+                f"first on {_when(due, zone, settings)}. {ctx.cmd(f'digest preview {digest_id}')} shows what it would post now."
+            ),
+            cards=[Card(buttons=[ActionButton("Preview", "digest preview", {"id": str(digest_id)})])],
         )
 
     @digest.command("list", "The digests of this server, with their next run.", min_role=Role.MEMBER)
     async def list_(ctx: Context) -> Reply:
         digests = await digest_repo.in_workspace(ctx.db, ctx.place.workspace_key)
         if not digests:
-            return Reply(text="No digests yet. A moderator can add one, e.g. /digest add tips daily 09:00.")
+            return Reply(text=f"No digests yet. A moderator can add one, e.g. {ctx.cmd('digest add tips daily 09:00')}.")
         lines = [
             f"#{d.id} · #{d.channel_name or d.channel} · {', '.join(d.contents)} · {d.schedule} · {await _next_line(ctx, d)}"
             for d in digests
         ]
-        return Reply(cards=[Card(title="Digests", body="\n".join(lines))])
+        # Moderators' shortcuts; a member who clicks one is refused like one who types it.
+        buttons = [
+            ActionButton(f"{'Resume' if d.paused else 'Pause'} #{d.id}", f"digest {'resume' if d.paused else 'pause'}", {"id": str(d.id)})
+            for d in digests[:10]
+        ]
+        return Reply(cards=[Card(title="Digests", body="\n".join(lines), buttons=buttons)])
 
-    id_arg = Arg("id", "the digest number from /digest list", type=int, min_value=1, max_value=10**9)
+    id_arg = Arg("id", "the digest number from the digest list", kind="int", min_value=1, max_value=10**9)
 
     @digest.command("remove", "Delete a digest; nothing more is posted for it.", args=[id_arg])
     async def remove(ctx: Context, id: int) -> Reply:  # noqa: A002
@@ -265,7 +267,7 @@ def register(registry: Registry) -> None:
             await ctx.app.scheduler.cancel(JOB_KIND, str(d.id), conn)
         return Reply(text=f"Digest #{d.id} ({', '.join(d.contents)} {d.schedule} in #{d.channel_name or d.channel}) is removed.")
 
-    @digest.command("pause", "Stop a digest posting until /digest resume.", args=[id_arg])
+    @digest.command("pause", "Stop a digest posting until it is resumed.", args=[id_arg])
     async def pause(ctx: Context, id: int) -> Reply:  # noqa: A002
         d = await _own(ctx, id)
         if d.paused:
@@ -273,7 +275,7 @@ def register(registry: Registry) -> None:
         async with ctx.db.transaction() as conn:
             await digest_repo.set_paused(conn, d.id, True, f"paused by {ctx.actor.name}")
             await ctx.app.scheduler.cancel(JOB_KIND, str(d.id), conn)
-        return Reply(text=f"Digest #{d.id} is paused. /digest resume {d.id} starts it again.")
+        return Reply(text=f"Digest #{d.id} is paused. {ctx.cmd(f'digest resume {d.id}')} starts it again.")
 
     @digest.command("resume", "Start a paused digest again, from now on (no backlog).", args=[id_arg])
     async def resume(ctx: Context, id: int) -> Reply:  # noqa: A002
@@ -289,7 +291,7 @@ def register(registry: Registry) -> None:
         settings = await _settings(ctx.app, place)
         return Reply(text=f"Digest #{d.id} resumes; next post {_when(due, zone, settings)} ({zone.key}).")
 
-    @digest.command("preview", "Show what a digest would post right now, without posting it.", args=[id_arg])
+    @digest.command("preview", "Show what a digest would post right now, without posting it.", args=[id_arg], ephemeral=True)
     async def preview(ctx: Context, id: int) -> Reply:  # noqa: A002
         d = await _own(ctx, id)
         zone = await ctx.app.settings.zone(place_of(d))

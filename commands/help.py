@@ -11,7 +11,8 @@ def register(registry: Registry) -> None:
     @registry.command(
         "help",
         help="List the commands, or show one command's arguments.",
+        ephemeral=True,
         args=[Arg("command", "a command name, e.g. advice", required=False, rest=True, max_len=60)],
     )
     async def help_command(ctx: Context, command: str | None = None) -> Reply:
-        return help_reply(registry, ctx.actor.role, command)
+        return help_reply(ctx, registry, command)

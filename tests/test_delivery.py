@@ -119,7 +119,9 @@ async def test_gives_up_after_max_attempts_and_tells_moderators(db_path: Path, f
         row = (await app.db.fetchall("SELECT attempts, status FROM deliveries"))[0]
         assert (row["attempts"], row["status"]) == (10, "failed")
         reply = await app.handle(MOD, GUILD, "/digest list")
-        assert "was not delivered: gave up after 10 attempts" in reply.text
+        assert "gave up after 10 attempts" not in reply.text  # never in the (possibly public) reply
+        assert [n.ephemeral for n in reply.notices] == [True]
+        assert "was not delivered: gave up after 10 attempts" in reply.notices[0].text
         assert "next Wed" in reply.plain_text()  # one lost post does not pause the digest
     finally:
         await app.close()
@@ -136,12 +138,14 @@ async def test_deleted_channel_stops_retries_pauses_and_is_reported_once(db_path
         assert fake.requests == requests  # no retries, no new posts to a dead channel
         assert await delivery_repo.counts(app.db, "discord") == {"failed": 1}
         member_reply = await app.handle(MEMBER, GUILD, "/advice how do I find an internship")
-        assert "Moderator notice" not in member_reply.plain_text()
+        assert "Moderator notice" not in member_reply.plain_text() and not member_reply.notices
         first = await app.handle(MOD, GUILD, "/digest list")
-        assert "Moderator notice" in first.text and "the channel no longer exists" in first.text
+        assert "Moderator notice" not in first.plain_text()  # the public reply stays clean
+        notice = first.notices[0]
+        assert notice.ephemeral and "Moderator notice" in notice.text and "the channel no longer exists" in notice.text
         assert "paused (the channel no longer exists" in first.plain_text()
         second = await app.handle(MOD, GUILD, "/digest list")
-        assert "Moderator notice" not in second.text
+        assert not second.notices
     finally:
         await app.close()
 
@@ -156,7 +160,7 @@ async def test_permission_loss_is_posted_to_the_mod_channel(db_path: Path, fake:
         await app.outbox.drain()
         [notice] = fake.in_channel("mods")
         assert "I cannot post to #jobs: the bot lacks permission to post there" in notice["content"]
-        assert "Moderator notice" not in (await app.handle(MOD, GUILD, "/digest list")).text  # already told
+        assert not (await app.handle(MOD, GUILD, "/digest list")).notices  # already told
     finally:
         await app.close()
 
@@ -262,14 +266,17 @@ def test_split_reply_respects_limits_and_keeps_order() -> None:
 
 
 def test_discord_payload_never_pings_and_fits() -> None:
-    from bot.render.discord import render_message
+    from bot.render.discord import render_messages
 
-    payload = render_message(Reply(text="@everyone " + "z" * 3000, cards=[Card(title="t" * 400, body="b" * 5000)]))
-    assert payload["allowed_mentions"] == {"parse": []}
-    assert len(payload["content"]) <= 2000
-    embed = payload["embeds"][0]
-    assert len(embed["title"]) <= 256 and len(embed["description"]) <= 4096
-    assert len(json.dumps(payload)) < 8000
+    payloads = render_messages(Reply(text="@everyone " + "z" * 3000, cards=[Card(title="t" * 400, body="b" * 5000)]))
+    assert len(payloads) > 1  # split, not cut
+    for payload in payloads:
+        assert payload["allowed_mentions"] == {"parse": []}
+        assert len(payload.get("content", "")) <= 2000
+        for embed in payload.get("embeds", []):
+            assert len(embed.get("title", "")) <= 256 and len(embed.get("description", "")) <= 4096
+    assert sum(p.get("content", "").count("z") for p in payloads) == 3000
+    assert sum(e.get("description", "").count("b") for p in payloads for e in p.get("embeds", [])) == 5000
 
 
 async def test_rate_limiter_spaces_requests_to_the_platform_rate() -> None:

@@ -23,7 +23,7 @@ def registry() -> Registry:
         "roll",
         help="Roll dice.",
         args=[
-            Arg("sides", "sides", type=int, min_value=2, max_value=100),
+            Arg("sides", "sides", kind="int", min_value=2, max_value=100),
             Arg("mode", "how", required=False, default="sum", choices=["sum", "max"]),
         ],
     )

@@ -13,9 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 from bot.app import App
+from bot.buttons import encode
 from bot.clock import parse_duration
 from bot.delivery import Limits, PostKey, Target
-from bot.models import Actor, Place, Reply, Role
+from bot.models import ActionButton, Actor, Place, Reply, Role
 from bot.text import clean_input, defuse_mentions, quote_input
 
 Event = dict[str, Any]
@@ -27,6 +28,7 @@ META_HELP = """Console controls:
   :dm                          talk in a direct message
   :tick DURATION               move the bot's clock forward (e.g. 2d, 1h30m);
                                scheduled posts due meanwhile are shown
+  :click N                     press button N of the last reply
   :whoami                      show who and where you are
   :quit                        leave the console"""
 
@@ -80,6 +82,7 @@ class ConsoleSession:
         self.sink = sink
         self.closed = False
         self._posts: list[Event] = []
+        self._buttons: list[ActionButton] = []  # of the last reply, numbered from 1 as shown
         console_transport(app).listeners.append(self._on_post)
 
     def _on_post(self, target: Target, reply: Reply, key: str) -> None:
@@ -107,14 +110,29 @@ class ConsoleSession:
         text = clean_input(line)
         if not text:
             return []
-        if text.startswith(":"):
+        if text.startswith(":click"):
+            kind, reply = "reply", await self._click(text[6:].strip())
+        elif text.startswith(":"):
             kind, reply = "meta", await self._meta(text)
         else:
             kind, reply = "reply", await self.app.handle(self.actor, self.place, text)
-        event = self._event(kind, reply, text)
-        if self.sink:
-            self.sink(event, reply)
-        return [*self.take_posts(), event]
+        if kind == "reply":
+            self._buttons = [b for card in reply.cards for b in card.buttons if isinstance(b, ActionButton)]
+        events = [self._event(kind, reply, text)]
+        # Moderator notices are private messages of their own, never part of the reply.
+        events += [self._event("notice", notice, text) for notice in reply.notices]
+        for event, shown in zip(events, reply.messages()):
+            if self.sink:
+                self.sink(event, shown)
+        return [*self.take_posts(), *events]
+
+    async def _click(self, arg: str) -> Reply:
+        if not self._buttons:
+            return Reply.error("The last reply has no buttons to press.")
+        if not arg.isdigit() or not 1 <= int(arg) <= len(self._buttons):
+            return Reply.error(f"usage: :click N, with N from 1 to {len(self._buttons)}")
+        button = self._buttons[int(arg) - 1]
+        return await self.app.click(self.actor, self.place, encode(button))
 
     def _event(self, kind: str, reply: Reply, line: str) -> Event:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from bot.models import Reply
+from bot.models import ActionButton, Reply
 
 _STYLES = {"bold": "1", "dim": "2", "red": "31", "yellow": "33", "cyan": "36"}
 WIDTH = 88
@@ -48,8 +48,10 @@ def _wrap(text: str, indent: str = "") -> str:
     return "\n".join(out)
 
 
-def render(reply: Reply, color: bool = False) -> str:
+def render(reply: Reply, color: bool = False, prefix: str = "/") -> str:
+    """Action buttons are numbered across the reply, as ``:click N`` counts them."""
     parts: list[str] = []
+    pressed = 0
     if reply.text:
         style = {"error": "red", "refusal": "yellow"}.get(reply.kind)
         parts.append(_style(_wrap(reply.text), style, color) if style else _wrap(reply.text))
@@ -65,8 +67,14 @@ def render(reply: Reply, color: bool = False) -> str:
             block.append(_style(f.name, "bold", color))
             block.append(_wrap(f.value, "  "))
         for b in card.buttons:
-            block.append(f"[{b.label}] {_style(b.url, 'cyan', color)}")
+            if isinstance(b, ActionButton):
+                pressed += 1
+                values = " ".join(b.values.values())
+                block.append(f"[{pressed}: {b.label} → {prefix}{b.command}{' ' + values if values else ''}]")
+            else:
+                block.append(f"[{b.label}] {_style(b.url, 'cyan', color)}")
         if card.footer:
             block.append(_style(_wrap(card.footer), "dim", color))
-        parts.append("\n".join(block))
+        if block:
+            parts.append("\n".join(block))
     return "\n\n".join(parts)

@@ -7,10 +7,12 @@ and searched in memory. Nothing here waits on the network.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.context import Context
-from bot.models import Card, Field, Reply
+from bot.frontend import Frontend
+from bot.models import ActionButton, Card, Field, Reply
 from bot.registry import Arg, CommandError, Registry
 from bot.storage import advice_repo
 from bot.storage.advice_repo import Entry
@@ -75,23 +77,27 @@ def entry_card(svc: AdviceService, entry: Entry) -> Card:
     )
 
 
-def answer_reply(svc: AdviceService, matches: list[Match]) -> Reply:
+CommandName = Callable[[str], str]
+
+
+def answer_reply(svc: AdviceService, matches: list[Match], cmd: CommandName = Frontend().cmd) -> Reply:
     if not matches:
-        return no_advice_reply(svc)
+        return no_advice_reply(svc, cmd)
     card = entry_card(svc, matches[0].entry)
     if len(matches) > 1:
         card.fields.append(
-            Field("See also", "\n".join(f"• {m.entry.title} — /advice topic {m.entry.id}" for m in matches[1:]))
+            Field("See also", "\n".join(f"• {m.entry.title} — {cmd('advice topic ' + m.entry.id)}" for m in matches[1:]))
         )
+        card.buttons = [ActionButton(f"Show: {m.entry.title}"[:80], "advice topic", {"name": m.entry.id}) for m in matches[1:]]
     return Reply(cards=[card])
 
 
-def no_advice_reply(svc: AdviceService) -> Reply:
+def no_advice_reply(svc: AdviceService, cmd: CommandName = Frontend().cmd) -> Reply:
     names = ", ".join(svc.topic_names())
     return Reply(
         text=(
             "I don't have advice on that. I can help with ML internships: "
-            f"{names}. Try /advice topics, or rephrase your question."
+            f"{names}. Try {cmd('advice topics')}, or rephrase your question."
         ),
         kind="nomatch",
     )
@@ -106,15 +112,15 @@ async def _complete_topic(ctx: Context, prefix: str) -> list[str]:
     return (starts + contains)[:25]
 
 
-def _topic_hint(svc: AdviceService, key: str) -> str:
+def _topic_hint(ctx: Context, svc: AdviceService, key: str) -> str:
     """Suggests every topic the name starts (e.g. "myths" -> all three myth topics)."""
     prefixed = [t for t in svc.topic_names() if t.startswith(key.rstrip("s"))] if len(key) >= 3 else []
     if prefixed:
-        return "Did you mean " + " or ".join(f"/advice topic {t}" for t in prefixed[:4]) + "?"
+        return "Did you mean " + " or ".join(ctx.cmd(f"advice topic {t}") for t in prefixed[:4]) + "?"
     guess = difflib.get_close_matches(key, svc.topic_names() + list(svc.entries), n=1, cutoff=0.5)
     if guess:
-        return f"Did you mean /advice topic {guess[0]}?"
-    return "/advice topics lists them."
+        return f"Did you mean {ctx.cmd('advice topic ' + guess[0])}?"
+    return f"{ctx.cmd('advice topics')} lists them."
 
 
 def register(registry: Registry) -> None:
@@ -122,13 +128,13 @@ def register(registry: Registry) -> None:
 
     @advice.command(
         "ask",
-        help="Ask a question in your own words, e.g. /advice do I need a PhD?",
+        help="Ask a question in your own words, e.g. do I need a PhD?",
         args=[Arg("question", "your question about ML internships", rest=True, max_len=MAX_QUESTION)],
         default=True,
     )
     async def ask(ctx: Context, question: str) -> Reply:
         svc = service(ctx)
-        return answer_reply(svc, svc.search(question, limit=3, workspace_id=ctx.place.workspace_id))
+        return answer_reply(svc, svc.search(question, limit=3, workspace_id=ctx.place.workspace_id), ctx.cmd)
 
     @advice.command("topics", help="List the topics I have advice on.")
     async def topics(ctx: Context) -> Reply:
@@ -140,7 +146,7 @@ def register(registry: Registry) -> None:
             cards=[
                 Card(
                     title="Advice topics",
-                    body="Show one with /advice topic NAME, or just ask: /advice YOUR QUESTION",
+                    body=f"Show one with {ctx.cmd('advice topic NAME')}, or just ask: {ctx.cmd('advice YOUR QUESTION')}",
                     fields=fields,
                 )
             ]
@@ -149,7 +155,7 @@ def register(registry: Registry) -> None:
     @advice.command(
         "topic",
         help="Show the advice on one topic (or one entry by its id).",
-        args=[Arg("name", "a topic name from /advice topics", max_len=80, complete=_complete_topic)],
+        args=[Arg("name", "a topic name from the advice topics list", max_len=80, complete=_complete_topic)],
     )
     async def topic(ctx: Context, name: str) -> Reply:
         svc = service(ctx)
@@ -158,5 +164,5 @@ def register(registry: Registry) -> None:
             return Reply(cards=[entry_card(svc, svc.entries[key])])
         entries = svc.by_topic(key)
         if not entries:
-            raise CommandError(f"There is no advice topic {quote_input(name)}. {_topic_hint(svc, key)}")
+            raise CommandError(f"There is no advice topic {quote_input(name)}. {_topic_hint(ctx, svc, key)}")
         return Reply(text=f"{svc.topics.get(key, key)}:", cards=[entry_card(svc, e) for e in entries])

@@ -42,5 +42,5 @@ class TipsProvider:
         entry = (fresh or order)[0]
         card = entry_card(svc, entry)
         card.body = shorten(card.body, TIP_CHARS)
-        card.footer = f"More: /advice topic {entry.id} · {card.footer}"
+        card.footer = f"More: {app.frontend(place.platform).cmd('advice topic ' + entry.id)} · {card.footer}"
         return Section(title=self.title, cards=[card], item_keys=[entry.id], restart_rotation=restart)

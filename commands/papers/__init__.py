@@ -130,7 +130,7 @@ def source_line(s: Source) -> str:
     )
 
 
-async def offline_reply(ctx: Context, what: str) -> Reply:
+async def offline_reply(ctx: Context, what: str) -> Reply:  # noqa: D103
     sources = await papers_repo.sources(ctx.db)
     if await papers_repo.count(ctx.db) == 0:
         lines = ["No papers fetched yet."]
@@ -207,7 +207,7 @@ async def _source_notices(ctx: Context) -> list[str]:
     if not incidents:
         return []
     await papers_repo.mark_noticed(ctx.db, ctx.place.workspace_key, incidents)
-    return ["Papers: " + source_line(s) + ". /papers sources shows all sources." for s in incidents]
+    return ["Papers: " + source_line(s) + f". {ctx.cmd('papers sources')} shows all sources." for s in incidents]
 
 
 async def setup(app: "App") -> None:
@@ -226,15 +226,15 @@ async def setup(app: "App") -> None:
     app.notice_sources.append(_source_notices)
 
 
-def _split_category(text: str) -> tuple[str, str | None]:
-    """``QUERY [category]``: a last word that is an arXiv category narrows the search."""
-    words = text.split()
-    if len(words) > 1 and ("." in words[-1] or words[-1].lower() in _ARCHIVES):
-        try:
-            return " ".join(words[:-1]), normalize_category(words[-1])
-        except SettingError:
-            pass
-    return text, None
+def is_category(word: str) -> bool:
+    """Whether a word ending a search is an arXiv category (``cs.CL``) rather than a search word."""
+    if not ("." in word or word.lower() in _ARCHIVES):
+        return False
+    try:
+        normalize_category(word)
+    except SettingError:
+        return False
+    return True
 
 
 def register(registry: Registry) -> None:
@@ -244,7 +244,7 @@ def register(registry: Registry) -> None:
     async def today(ctx: Context) -> Reply:
         categories = await ctx.app.settings.get(ctx.place, "paper_categories")
         if not categories:
-            return Reply(text=f"{ctx.place.label} follows no arXiv categories yet. A moderator can choose some: /papers follow cs.LG cs.CL")
+            return Reply(text=f"{ctx.place.label} follows no arXiv categories yet. A moderator can choose some: {ctx.cmd('papers follow cs.LG cs.CL')}")
         chosen = await todays_pick(ctx.app, ctx.place, ctx.now())
         if chosen is None:
             return await offline_reply(ctx, f"No paper to pick in {', '.join(categories)} from the last few days yet.")
@@ -253,12 +253,17 @@ def register(registry: Registry) -> None:
     @paper.command(
         "search",
         "Find papers on a topic (local first, then arXiv). End with a category to narrow it, e.g. cs.CL.",
-        args=[Arg("query", "words to look for, optionally followed by a category", rest=True, max_len=200)],
+        args=[
+            Arg("query", "words to look for", rest=True, max_len=200),
+            Arg("category", "an arXiv category to narrow it, e.g. cs.CL", required=False, max_len=40,
+                matches=is_category, normalize=normalize_category),
+        ],
+        slow=True,
     )
-    async def search(ctx: Context, query: str) -> Reply:
-        text, category = _split_category(query)
+    async def search(ctx: Context, query: str, category: str | None = None) -> Reply:
+        text = query
         if papers_repo.fts_query(text) is None:
-            raise CommandError("Give some words to search for, e.g. /paper search diffusion transformers cs.CV")
+            raise CommandError(f"Give some words to search for, e.g. {ctx.cmd('paper search diffusion transformers cs.CV')}")
         found = await papers_repo.search(ctx.db, text, category, SEARCH_RESULTS)
         note = ""
         if len(found) < MIN_LOCAL_RESULTS:
@@ -273,23 +278,24 @@ def register(registry: Registry) -> None:
         if not found:
             return Reply(text=f"No papers found for {quote_input(text)}{' in ' + category if category else ''}. {note}".strip(), kind="nomatch")
         lines = [
-            f"• **{shorten(p.title, 150)}** — {short_authors(p.authors)} ({(p.published or '')[:4] or 'n.d.'}) · /paper {p.arxiv_id}"
+            f"• **{shorten(p.title, 150)}** — {short_authors(p.authors)} ({(p.published or '')[:4] or 'n.d.'}) · {ctx.cmd('paper ' + p.arxiv_id)}"
             for p in found
         ]
         return Reply(text="\n".join([f"Papers for {quote_input(text)}{' in ' + category if category else ''}:", *lines] + ([note] if note else [])))
 
     @paper.command(
         "show",
-        "Details of one paper, by arXiv id or URL, e.g. /paper 2401.01234",
+        "Details of one paper, by arXiv id or URL, e.g. 2401.01234",
         args=[Arg("id", "an arXiv id or URL", max_len=200)],
         default=True,
+        slow=True,
     )
     async def show(ctx: Context, id: str) -> Reply:  # noqa: A002
         parsed = parse_arxiv_id(id)
         if parsed is None:
             raise CommandError(
-                f"{quote_input(id)} is not an arXiv id. Use /paper 2401.01234, /paper https://arxiv.org/abs/2401.01234, "
-                "/paper today or /paper search WORDS."
+                f"{quote_input(id)} is not an arXiv id. Use {ctx.cmd('paper 2401.01234')}, "
+                f"{ctx.cmd('paper https://arxiv.org/abs/2401.01234')}, {ctx.cmd('paper today')} or {ctx.cmd('paper search WORDS')}."
             )
         arxiv_id = parsed[0]
         found = await papers_repo.get(ctx.db, arxiv_id)
@@ -328,7 +334,7 @@ def register(registry: Registry) -> None:
             return Reply(text=f"{ctx.place.label} follows {', '.join(current) or 'no categories'}; keywords: {', '.join(keywords) or 'none'}.")
         wanted = current + [c for c in _categories(categories) if c not in current]
         result = await _change(ctx, "paper_categories", wanted)
-        return Reply(text=f"{ctx.place.label} now follows {result}. New papers arrive with the next refresh; /paper today picks from them.")
+        return Reply(text=f"{ctx.place.label} now follows {result}. New papers arrive with the next refresh; {ctx.cmd('paper today')} picks from them.")
 
     @papers.command("unfollow", "Stop following arXiv categories in this channel.", args=[Arg("categories", "arXiv categories", rest=True, max_len=300)])
     async def unfollow(ctx: Context, categories: str) -> Reply:
@@ -352,7 +358,7 @@ def register(registry: Registry) -> None:
         current = list(await ctx.app.settings.get(ctx.place, "paper_keywords"))
         given = [w.lower() for w in re.split(r"[,\s]+", (words or "").strip()) if w]
         if action != "clear" and not given:
-            raise CommandError(f"/papers keywords {action} needs words, e.g. /papers keywords {action} diffusion")
+            raise CommandError(f"{ctx.cmd('papers keywords ' + action)} needs words, e.g. {ctx.cmd(f'papers keywords {action} diffusion')}")
         if action == "add":
             new = current + [w for w in given if w not in current]
         elif action == "remove":

@@ -56,6 +56,8 @@ class App:
         self.state: dict[str, Any] = {}
         # How each platform names commands and resolves #channel/@user; adapters add theirs.
         self.frontends: dict[str, Frontend] = {"console": Frontend()}
+        # Workspaces with delivery problems no moderator has seen (read at start, then kept here).
+        self.problem_workspaces: set[str] = set()
         for key in core_keys(self.settings):
             self.settings.define(key)
         registry.gates.append(self._feature_gate)
@@ -79,6 +81,7 @@ class App:
         registry = Registry()
         app = cls(db, registry, clock or Clock(), config)
         try:
+            app.problem_workspaces = await delivery_repo.workspaces_with_unnotified(db)
             for feature in features:
                 feature.register(registry)
             app.settings.feature_names = [n for n in registry.commands if n not in app.settings.always_on]
@@ -179,7 +182,14 @@ class App:
 
     # -- telling moderators --------------------------------------------------------------------
     async def _tell_moderators(self, problem: Problem) -> None:
-        """Posts a delivery problem to the mod channel if one is set; otherwise it waits for a moderator."""
+        """Posts a delivery problem to the mod channel if one is set; otherwise it waits for a moderator.
+
+        A person who does not accept DMs is not a moderator's problem: the feature that
+        wrote to them hears of it (``Problem.is_user``) and stops.
+        """
+        if problem.is_user:
+            return
+        self.problem_workspaces.add(problem.workspace)
         place = Place(problem.platform, problem.workspace.split(":", 1)[-1], problem.channel)
         mod_channel = await self.settings.get(place, "mod_channel")
         if not mod_channel or mod_channel == problem.channel:
@@ -199,11 +209,15 @@ class App:
         if ctx.actor.role < Role.MODERATOR or ctx.place.is_dm or not ctx.place.workspace_id:
             return reply
         lines: list[str] = []
-        problems = await delivery_repo.unnotified(self.db, ctx.place.workspace_key)
-        if problems:
-            async with self.db.transaction() as conn:
-                await delivery_repo.mark_notified(conn, [p.id for p in problems], self.clock.now().isoformat())
-            lines.append(_notice(problems).text)
+        # The common case (nothing wrong) costs no database round trip: the outbox flags
+        # workspaces with unseen problems in memory.
+        if ctx.place.workspace_key in self.problem_workspaces:
+            problems = await delivery_repo.unnotified(self.db, ctx.place.workspace_key)
+            if problems:
+                async with self.db.transaction() as conn:
+                    await delivery_repo.mark_notified(conn, [p.id for p in problems], self.clock.now().isoformat())
+                lines.append(_notice(problems).text)
+            self.problem_workspaces.discard(ctx.place.workspace_key)
         for source in self.notice_sources:
             lines.extend(await source(ctx))
         if not lines:

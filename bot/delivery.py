@@ -67,14 +67,43 @@ class TransientFailure(DeliveryError):
 
 @dataclass(frozen=True)
 class Target:
+    """Where a post goes: a channel, or (``is_user``) a person, whose DM channel the transport opens.
+
+    For a user, ``channel`` holds the user id and ``channel_name`` their display name.
+    """
+
     platform: str
     workspace: str  # the workspace key, "platform:id"
     channel: str
     channel_name: str = ""
+    is_user: bool = False
+
+    @classmethod
+    def user(cls, platform: str, workspace: str, user_id: str, name: str = "") -> "Target":
+        return cls(platform, workspace, user_id, name, is_user=True)
+
+    @property
+    def kind(self) -> str:
+        return "user" if self.is_user else "channel"
+
+    @property
+    def key_part(self) -> str:
+        """The target inside an idempotency key; ``@`` keeps a user apart from a channel of the same id."""
+        return f"@{self.channel}" if self.is_user else self.channel
 
     @property
     def label(self) -> str:
+        if self.is_user:
+            return f"@{self.channel_name or self.channel}"
         return f"#{self.channel_name or self.channel}"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a platform answered for an accepted post: the message and the channel it landed in."""
+
+    message_id: str
+    channel_id: str
 
 
 @dataclass(frozen=True)
@@ -92,8 +121,8 @@ class Transport(Protocol):
     platform: str
     limits: Limits
 
-    async def send(self, target: Target, reply: Reply, key: str) -> str:
-        """Posts one part; returns the platform's message id or raises a DeliveryError."""
+    async def send(self, target: Target, reply: Reply, key: str) -> Sent:
+        """Posts one part (opening the DM channel for a user target) or raises a DeliveryError."""
         ...
 
 
@@ -272,11 +301,11 @@ class Dispatcher:
             return row
 
     async def _deliver(self, row: Delivery) -> None:
-        target = Target(row.platform, row.workspace, row.channel, row.channel_name)
+        target = Target(row.platform, row.workspace, row.channel, row.channel_name, is_user=row.target_kind == "user")
         reply = Reply.from_dict(json.loads(row.payload))
         await self.limiter.acquire()
         try:
-            message_id = await self.transport.send(target, reply, row.idem_key)
+            sent = await self.transport.send(target, reply, row.idem_key)
         except RateLimited as exc:
             self.stats["rate_limited"] += 1
             if exc.whole_platform:
@@ -307,7 +336,7 @@ class Dispatcher:
             await delivery_repo.release(self.db, row.id, iso_utc(retry_at), reason)
             return
         self.limiter.channel_sent(row.channel)
-        await delivery_repo.mark_sent(self.db, row.id, message_id, iso_utc(self.clock.now()))
+        await delivery_repo.mark_sent(self.db, row.id, sent.message_id, sent.channel_id, iso_utc(self.clock.now()))
         self.stats["sent"] += 1
 
     async def _target_gone(self, target: Target, reason: str) -> None:
@@ -318,13 +347,15 @@ class Dispatcher:
         now = iso_utc(self.clock.now())
         if fail_all:
             pid = await delivery_repo.fail_target(
-                self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now
+                self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now, target.kind
             )
         else:
             pid = await delivery_repo.add_problem(
-                self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now
+                self.db, target.platform, target.workspace, target.channel, target.channel_name, reason, now, target.kind
             )
-        problem = Problem(pid, target.platform, target.workspace, target.channel, target.channel_name, reason, now, fail_all)
+        problem = Problem(
+            pid, target.platform, target.workspace, target.channel, target.channel_name, reason, now, fail_all, target.is_user
+        )
         for listener in self.on_problem:
             await listener(problem)
 
@@ -385,14 +416,14 @@ class Outbox:
         """Queues a post inside the caller's transaction (so it commits with the caller's other writes)."""
         # Posts carry feed- and moderator-supplied text; defuse mentions here as replies are in dispatch.
         parts = split_reply(sanitize_reply(reply), self.limits(target.platform))
-        base = f"{target.platform}|{target.workspace}|{target.channel}|{kind}|{period}"
+        base = f"{target.platform}|{target.workspace}|{target.key_part}|{kind}|{period}"
         rows = []
         keys = []
         for number, part in enumerate(parts, 1):
             key = f"{base}|{number}/{len(parts)}"
             keys.append(key)
             rows.append((
-                key, target.platform, target.workspace, target.channel, target.channel_name, kind, period,
+                key, target.platform, target.workspace, target.channel, target.channel_name, target.kind, kind, period,
                 number, len(parts), json.dumps(part.to_dict(), ensure_ascii=False), iso_utc(now),
             ))
         await delivery_repo.insert(conn, rows)
@@ -414,6 +445,18 @@ class Outbox:
         for dispatcher in self.dispatchers.values():
             handled += await dispatcher.drain()
         return handled
+
+    async def edit(self, key: str, reply: Reply) -> bool:
+        """Replaces a sent post (e.g. a posting that closed); False if it was never sent or cannot be edited."""
+        row = await delivery_repo.by_key(self.db, key)
+        dispatcher = self.dispatchers.get(row.platform) if row else None
+        edit = getattr(dispatcher.transport, "edit", None) if dispatcher else None
+        if row is None or dispatcher is None or edit is None or row.status != "sent" or not row.message_id:
+            return False
+        await dispatcher.limiter.acquire()
+        part = split_reply(sanitize_reply(reply), dispatcher.transport.limits)[0]
+        await edit(row.sent_channel or row.channel, row.message_id, part)
+        return True
 
     async def recover(self) -> int:
         return sum([await delivery_repo.recover(self.db, p) for p in self.dispatchers])

@@ -15,7 +15,7 @@ from typing import Any
 from bot.app import App
 from bot.buttons import encode
 from bot.clock import parse_duration
-from bot.delivery import Limits, PostKey, Target
+from bot.delivery import Limits, PostKey, Sent, Target
 from bot.models import ActionButton, Actor, Place, Reply, Role
 from bot.text import clean_input, defuse_mentions, quote_input
 
@@ -50,11 +50,11 @@ class ConsoleTransport:
         self.listeners: list[PostListener] = []
         self.sent = 0
 
-    async def send(self, target: Target, reply: Reply, key: str) -> str:
+    async def send(self, target: Target, reply: Reply, key: str) -> Sent:
         self.sent += 1
         for listener in list(self.listeners):
             listener(target, reply, key)
-        return f"console-{self.sent}"
+        return Sent(f"console-{self.sent}", f"dm:{target.channel}" if target.is_user else target.channel)
 
 
 def console_transport(app: App) -> ConsoleTransport:
@@ -89,7 +89,8 @@ class ConsoleSession:
         parsed = PostKey.parse(key)
         event: Event = {
             "type": "post",
-            "target": {"platform": target.platform, "workspace": target.workspace, "channel": target.channel},
+            "target": {"platform": target.platform, "workspace": target.workspace, "channel": target.channel}
+            | ({"user": target.channel} if target.is_user else {}),
             "kind": parsed.kind,
             "period": parsed.period,
             "part": parsed.part,

@@ -5,7 +5,9 @@ ours: 429 → RateLimited (``retry_after``, global or per-route), 403/404 → th
 or closed to us, 5xx and network errors → try again later. Every attempt carries a nonce
 derived from the delivery's idempotency key with ``enforce_nonce``, so Discord returns the
 original message instead of posting a second one when a resend follows a lost reply.
-The base URL is configurable so tests point it at a local fake.
+A user target is reached through its DM channel (``POST /users/@me/channels``), opened once
+and cached; a user who does not accept DMs (403, code 50007) is a permanent failure for that
+user only. The base URL is configurable so tests point it at a local fake.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import aiohttp
 
 from bot import __version__
 from bot.config import Secret
-from bot.delivery import Limits, PermanentFailure, RateLimited, Target, TransientFailure
+from bot.delivery import Limits, PermanentFailure, RateLimited, Sent, Target, TransientFailure
 from bot.models import Reply
 from bot.render.discord import render_message
 
@@ -51,6 +53,9 @@ class DiscordRestTransport:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         if limits is not None:
             self.limits = limits
+        # user id -> DM channel id. Discord returns the same channel every time, so a cache
+        # saves a request per DM without ever being wrong for long.
+        self._dm_channels: dict[str, str] = {}
 
     async def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -58,19 +63,34 @@ class DiscordRestTransport:
             self._own_session = True
         return self._session
 
-    async def send(self, target: Target, reply: Reply, key: str) -> str:
+    async def send(self, target: Target, reply: Reply, key: str) -> Sent:
         payload = render_message(reply)
         payload["nonce"] = nonce_for(key)
         payload["enforce_nonce"] = True
+        channel = await self._dm_channel(target.channel) if target.is_user else target.channel
+        body = await self._request("POST", f"/channels/{channel}/messages", payload, dm=target.is_user)
+        return Sent(str(body.get("id", "")), channel)
+
+    async def edit(self, channel: str, message_id: str, reply: Reply) -> None:
+        """Replaces a message we posted (e.g. an alert for a posting that has since closed)."""
+        await self._request("PATCH", f"/channels/{channel}/messages/{message_id}", render_message(reply))
+
+    async def _dm_channel(self, user_id: str) -> str:
+        cached = self._dm_channels.get(user_id)
+        if cached is None:
+            body = await self._request("POST", "/users/@me/channels", {"recipient_id": user_id}, dm=True)
+            cached = self._dm_channels[user_id] = str(body.get("id", ""))
+        return cached
+
+    async def _request(self, method: str, path: str, payload: dict[str, Any], dm: bool = False) -> dict[str, Any]:
         headers = {"Authorization": f"Bot {self._token}", "User-Agent": USER_AGENT}
-        url = f"{self.base_url}/channels/{target.channel}/messages"
         session = await self._client()
         try:
-            async with session.post(url, json=payload, headers=headers) as resp:
+            async with session.request(method, self.base_url + path, json=payload, headers=headers) as resp:
                 body = await _json(resp)
                 if 200 <= resp.status < 300:
-                    return str(body.get("id", ""))
-                _raise_for(resp.status, resp.headers, body)
+                    return body
+                _raise_for(resp.status, resp.headers, body, dm)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")
@@ -88,7 +108,7 @@ async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _raise_for(status: int, headers: Any, body: dict[str, Any]) -> None:
+def _raise_for(status: int, headers: Any, body: dict[str, Any], dm: bool = False) -> None:
     message = str(body.get("message") or f"HTTP {status}")[:200]
     code = body.get("code")
     if status == 429:
@@ -98,9 +118,11 @@ def _raise_for(status: int, headers: Any, body: dict[str, Any]) -> None:
             retry_after = 1.0
         whole = bool(body.get("global")) or headers.get("X-RateLimit-Global") == "true" or headers.get("X-RateLimit-Scope") == "global"
         raise RateLimited(retry_after, whole_platform=whole)
-    if status in (403, 404):
+    if status in (403, 404) or (dm and status == 400):
         what = {10003: "the channel no longer exists", 50001: "the bot cannot see the channel",
-                50013: "the bot lacks permission to post there"}.get(code if isinstance(code, int) else -1, message)
+                50013: "the bot lacks permission to post there", 10013: "the user no longer exists",
+                50007: "the user does not accept direct messages from the bot",
+                }.get(code if isinstance(code, int) else -1, message)
         raise PermanentFailure(f"{what} (Discord {status}{f', code {code}' if code else ''})")
     if status == 400:
         raise PermanentFailure(f"Discord rejected the message: {message}", target_gone=False)

@@ -25,6 +25,9 @@ class Delivery:
     payload: str
     status: str
     attempts: int
+    target_kind: str = "channel"
+    message_id: str | None = None
+    sent_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,23 +40,25 @@ class Problem:
     reason: str
     at: str
     target_gone: bool = True
+    is_user: bool = False  # a DM to a person failed (e.g. they block DMs): not a channel's problem
 
 
 def _delivery(r) -> Delivery:  # noqa: ANN001
     return Delivery(
         r["id"], r["idem_key"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["kind"],
         r["period"], r["part"], r["parts"], r["payload"], r["status"], r["attempts"],
+        r["target_kind"], r["message_id"], r["sent_channel"],
     )
 
 
 async def insert(
-    conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, str, str, str, str, str, int, int, str, str]]
+    conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, str, str, str, str, str, str, int, int, str, str]]
 ) -> int:
     """Queues posts; a key already present (the same post queued again) is ignored."""
     before = conn.total_changes
     await conn.executemany(
-        "INSERT OR IGNORE INTO deliveries (idem_key, platform, workspace, channel, channel_name, kind, period,"
-        " part, parts, payload, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO deliveries (idem_key, platform, workspace, channel, channel_name, target_kind, kind,"
+        " period, part, parts, payload, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(*r, r[-1]) for r in rows],
     )
     return conn.total_changes - before
@@ -95,11 +100,12 @@ async def claim(db: Database, delivery_id: int) -> None:
         )
 
 
-async def mark_sent(db: Database, delivery_id: int, message_id: str, at: str) -> None:
+async def mark_sent(db: Database, delivery_id: int, message_id: str, sent_channel: str, at: str) -> None:
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-            (message_id, at, delivery_id),
+            "UPDATE deliveries SET status = 'sent', message_id = ?, sent_channel = ?, sent_at = ?, last_error = NULL"
+            " WHERE id = ?",
+            (message_id, sent_channel, at, delivery_id),
         )
 
 
@@ -119,44 +125,57 @@ async def fail(db: Database, delivery_id: int, error: str) -> None:
 
 
 async def fail_target(
-    db: Database, platform: str, workspace: str, channel: str, channel_name: str, reason: str, at: str
+    db: Database, platform: str, workspace: str, channel: str, channel_name: str, reason: str, at: str,
+    target_kind: str = "channel",
 ) -> int:
     """Stops every queued post to a target that can never accept them, and records the problem."""
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE deliveries SET status = 'failed', last_error = ?"
-            " WHERE platform = ? AND workspace = ? AND channel = ? AND status IN ('pending', 'sending')",
-            (reason, platform, workspace, channel),
+            " WHERE platform = ? AND workspace = ? AND channel = ? AND target_kind = ? AND status IN ('pending', 'sending')",
+            (reason, platform, workspace, channel, target_kind),
         )
         cur = await conn.execute(
-            "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (platform, workspace, channel, channel_name, reason, at),
+            "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, at, target_kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (platform, workspace, channel, channel_name, reason, at, target_kind),
         )
         return int(cur.lastrowid or 0)
 
 
 async def add_problem(
-    db: Database, platform: str, workspace: str, channel: str, channel_name: str, reason: str, at: str
+    db: Database, platform: str, workspace: str, channel: str, channel_name: str, reason: str, at: str,
+    target_kind: str = "channel",
 ) -> int:
     """One post failed for good (the target itself may still work)."""
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, target_gone, at)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?)",
-            (platform, workspace, channel, channel_name, reason, at),
+            "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, target_gone, at, target_kind)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+            (platform, workspace, channel, channel_name, reason, at, target_kind),
         )
         return int(cur.lastrowid or 0)
 
 
 async def unnotified(db: Database, workspace: str) -> list[Problem]:
+    """Channel problems moderators have not heard about (a person's closed DMs are not theirs to fix)."""
     rows = await db.fetchall(
-        "SELECT * FROM delivery_problems WHERE workspace = ? AND notified_at IS NULL ORDER BY id", (workspace,)
+        "SELECT * FROM delivery_problems WHERE workspace = ? AND notified_at IS NULL AND target_kind = 'channel'"
+        " ORDER BY id",
+        (workspace,),
     )
     return [
         Problem(r["id"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["reason"], r["at"], bool(r["target_gone"]))
         for r in rows
     ]
+
+
+async def workspaces_with_unnotified(db: Database) -> set[str]:
+    """Read once at start; afterwards the outbox keeps this set in memory."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT workspace FROM delivery_problems WHERE notified_at IS NULL AND target_kind = 'channel'"
+    )
+    return {r["workspace"] for r in rows}
 
 
 async def mark_notified(conn: aiosqlite.Connection, problem_ids: Sequence[int], at: str) -> None:

@@ -30,6 +30,8 @@ class FakeDiscord:
     forbidden: set[str] = field(default_factory=set)
     fail_next: dict[str, list[int]] = field(default_factory=dict)  # channel -> statuses to answer first
     drop_ack: set[str] = field(default_factory=set)  # channels whose next message is stored, then the connection dropped
+    blocks_dms: set[str] = field(default_factory=set)  # users who do not accept DMs from the bot
+    unknown_users: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -40,13 +42,46 @@ class FakeDiscord:
         self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.dm_channels: dict[str, str] = {}  # user id -> DM channel id
+        self.dm_opens = 0
 
     def in_channel(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel_id"] == channel]
 
+    def dms_to(self, user: str) -> list[dict[str, Any]]:
+        channel = self.dm_channels.get(user)
+        return self.in_channel(channel) if channel else []
+
+    async def _open_dm(self, request: web.Request) -> web.StreamResponse:
+        """Create DM: returns the user's DM channel, the same one every time."""
+        self.requests += 1
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+        payload = await request.json()
+        user = str(payload.get("recipient_id", ""))
+        if not user or user in self.unknown_users:
+            return web.json_response({"message": "Unknown User", "code": 10013}, status=404)
+        self.dm_opens += 1
+        channel = self.dm_channels.setdefault(user, str(9_000_000 + len(self.dm_channels)))
+        return web.json_response({"id": channel, "type": 1, "recipients": [{"id": user}]})
+
+    async def _edit_message(self, request: web.Request) -> web.StreamResponse:
+        channel, message_id = request.match_info["channel_id"], request.match_info["message_id"]
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+        for message in self.messages:
+            if message["id"] == message_id and message["channel_id"] == channel:
+                payload = await request.json()
+                message.update({k: payload[k] for k in ("content", "embeds", "components") if k in payload})
+                message["edited"] = True
+                return web.json_response(message)
+        return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/v10/channels/{channel_id}/messages", self._create_message)
+        app.router.add_patch("/api/v10/channels/{channel_id}/messages/{message_id}", self._edit_message)
+        app.router.add_post("/api/v10/users/@me/channels", self._open_dm)
         self._runner, root = await serve(app)
         self.base_url = f"{root}/api/v10"
         return self.base_url
@@ -77,7 +112,10 @@ class FakeDiscord:
                 headers={"Retry-After": str(max(1, round(retry_after))), "X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"},
             )
         channel = request.match_info["channel_id"]
-        if self.channels is not None and channel not in self.channels:
+        dm_user = next((u for u, c in self.dm_channels.items() if c == channel), None)
+        if dm_user in self.blocks_dms:
+            return web.json_response({"message": "Cannot send messages to this user", "code": 50007}, status=403)
+        if self.channels is not None and channel not in self.channels and dm_user is None:
             return web.json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         if channel in self.forbidden:
             return web.json_response({"message": "Missing Permissions", "code": 50013}, status=403)
@@ -107,6 +145,7 @@ class FakeDiscord:
             "channel_id": channel,
             "content": payload.get("content", ""),
             "embeds": payload.get("embeds", []),
+            "components": payload.get("components", []),
             "nonce": nonce,
         }
         self.messages.append(message)

@@ -298,6 +298,7 @@ class SettingsService:
     always_on: set[str] = field(default_factory=lambda: {"help", "config"})
     feature_names: list[str] = field(default_factory=list)
     listeners: list[ChangeListener] = field(default_factory=list)
+    _cache: dict[str, dict[tuple[str, str], Value]] = field(default_factory=dict, repr=False)
 
     def define(self, key: Key) -> None:
         if key.name in self.keys:
@@ -318,26 +319,46 @@ class SettingsService:
         return found
 
     # -- reading ---------------------------------------------------------------------------
+    async def _values(self, workspace: str) -> dict[tuple[str, str], Value]:
+        """Every stored value of a workspace, decoded: read once, then served from memory.
+
+        Every command reads settings (elevation, the feature gate, timezones), so this is
+        the difference between no round trip and several. ``_write`` is the only writer and
+        drops the workspace's entry; a second process writing the same database would need
+        its own invalidation (see the scale-out issue).
+        """
+        cached = self._cache.get(workspace)
+        if cached is None:
+            rows = await settings_repo.workspace_values(self.db, workspace)
+            cached = {k: self._decode(self.keys[k[1]], v) for k, v in rows.items() if k[1] in self.keys}
+            self._cache[workspace] = cached
+        return cached
+
     async def get(self, place: Place, name: str) -> Value:
         key = self.keys[name]
-        scopes = ["" if (place.is_dm or not key.channel_ok) else place.channel_id, ""]
-        for channel in dict.fromkeys(scopes):
-            stored = await settings_repo.lookup(self.db, place.workspace_key, channel, key.name)
-            if stored is not None:
-                return self._decode(key, stored)
-        return key.default
+        values = await self._values(place.workspace_key)
+        channel = "" if (place.is_dm or not key.channel_ok) else place.channel_id
+        for scope in (channel, ""):
+            if (scope, key.name) in values:
+                value = values[(scope, key.name)]
+                return list(value) if isinstance(value, list) else value
+        return list(key.default) if isinstance(key.default, list) else key.default
+
+    async def workspace_uses(self, workspace: str, name: str) -> bool:
+        """Whether any scope of the workspace has a non-empty value for a key."""
+        return any(k == name and v for (_, k), v in (await self._values(workspace)).items())
 
     async def zone(self, place: Place) -> ZoneInfo:
         return ZoneInfo(await self.get(place, "timezone"))
 
     async def effective(self, workspace: str, channel: str) -> list[Effective]:
-        rows = await settings_repo.scope_values(self.db, workspace, channel)
+        values = await self._values(workspace)
         out = []
         for key in self.keys.values():
-            if channel and key.channel_ok and (workspace, channel, key.name) in rows:
-                out.append(Effective(key, self._decode(key, rows[(workspace, channel, key.name)]), "channel"))
-            elif (workspace, "", key.name) in rows:
-                out.append(Effective(key, self._decode(key, rows[(workspace, "", key.name)]), "server"))
+            if channel and key.channel_ok and (channel, key.name) in values:
+                out.append(Effective(key, values[(channel, key.name)], "channel"))
+            elif ("", key.name) in values:
+                out.append(Effective(key, values[("", key.name)], "server"))
             else:
                 out.append(Effective(key, key.default, "default"))
         return out
@@ -469,7 +490,10 @@ class SettingsService:
             planned.append(Change(workspace, channel, key.name, old, new, encoded=None if value is None else self._encode(key, value)))
         if not planned:
             return []
-        await settings_repo.apply(self.db, planned, action, actor.id, actor.name, now.isoformat(), undoes)
+        try:
+            await settings_repo.apply(self.db, planned, action, actor.id, actor.name, now.isoformat(), undoes)
+        finally:
+            self._cache.pop(workspace, None)
         for change in planned:
             for listener in self.listeners:
                 await listener(workspace, change.channel, change.key)

@@ -18,7 +18,7 @@ from bot.models import Card, Field, LinkButton, Place, Reply, Role
 from bot.providers import Period, Section
 from bot.registry import Arg, CommandError, Registry
 from bot.settings import ItemList, Key, SettingError
-from bot.storage import papers_repo, settings_repo
+from bot.storage import papers_repo
 from bot.storage.papers_repo import Source, StoredPaper
 from bot.text import quote_input, shorten
 from commands.papers import pick as picking
@@ -201,7 +201,7 @@ class PapersProvider:
 # -- wiring ----------------------------------------------------------------------------------------
 async def _source_notices(ctx: Context) -> list[str]:
     """Tells a moderator once per incident that a paper source is down (if the server uses papers)."""
-    if not await settings_repo.workspace_has_items(ctx.db, ctx.place.workspace_key, "paper_categories"):
+    if not service(ctx).unhealthy or not await ctx.app.settings.workspace_uses(ctx.place.workspace_key, "paper_categories"):
         return []
     incidents = await papers_repo.unnoticed_incidents(ctx.db, ctx.place.workspace_key)
     if not incidents:
@@ -220,6 +220,7 @@ async def setup(app: "App") -> None:
         ItemList(item_help="keywords", max_items=20), [],
     ))
     svc = PapersService(app)
+    svc.unhealthy = {s.name for s in await papers_repo.sources(app.db) if s.status == "unhealthy"}
     app.state[STATE_KEY] = svc
     app.services.append(svc)
     app.providers.add(PapersProvider(), aliases=("paper", "arxiv"))

@@ -65,6 +65,9 @@ class PapersService:
         self._refresh_lock = asyncio.Lock()
         # When the background loop next polls each kind of source (both at once on start).
         self._next_rss = self._next_hf = app.clock.now()
+        # Sources down right now, kept in memory so a moderator's command costs no query
+        # when all is well (filled from the database at start-up).
+        self.unhealthy: set[str] = set()
 
     # -- URLs ------------------------------------------------------------------------------
     def rss_url(self, categories: list[str]) -> str:
@@ -109,12 +112,15 @@ class PapersService:
             if fetched.not_modified:
                 async with db.transaction() as conn:
                     await papers_repo.source_ok(conn, name, now, (state.items_last or 0) if state else 0, None, None)
+                self.unhealthy.discard(name)
                 return Outcome(name, True, not_modified=True)
             parsed = parse(fetched.body)
         except (FetchError, FeedError) as exc:
             reason = exc.reason if isinstance(exc, FetchError) else str(exc)
             after = await papers_repo.source_failed(db, name, now, reason, UNHEALTHY_AFTER)
             failures = after.failures if after else 0
+            if after is not None and after.status == "unhealthy":
+                self.unhealthy.add(name)
             # Once per incident at WARNING (it reaches the console); every failure at INFO.
             level = logging.WARNING if failures == UNHEALTHY_AFTER else logging.INFO
             log.log(level, "paper source %s failed (%s); %d failure(s) in a row", name, reason, failures)
@@ -124,6 +130,7 @@ class PapersService:
             await papers_repo.source_ok(
                 conn, name, now, len(parsed.items), fetched.etag if conditional else None, fetched.last_modified if conditional else None
             )
+        self.unhealthy.discard(name)
         return Outcome(name, True, items=len(parsed.items), new=new, errors=parsed.errors)
 
     async def _store(self, parsed: ParseResult, hf_day: str | None = None) -> int:

@@ -30,6 +30,7 @@ import aiosqlite
 from bot.clock import BackgroundLoop, Clock, backoff, iso_utc
 from bot.models import Card, Reply
 from bot.registry import sanitize_reply
+from bot.render.fit import split_card, split_text
 from bot.storage import delivery_repo
 from bot.storage.db import Database
 from bot.storage.delivery_repo import Delivery, Problem
@@ -108,13 +109,24 @@ class Sent:
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one message may hold on a platform; longer posts are split into parts."""
+    """How much one message may hold on a platform; longer posts are split into parts.
 
-    max_chars: int = 4000
+    The defaults are the strictest common ground (Discord's): each queued part must render
+    as exactly one platform message, because the idempotency key belongs to one message.
+    """
+
+    max_chars: int = 4000  # all text of the cards in one message
     max_cards: int = 10
     rate: float | None = None  # requests per second for the whole platform; None = unlimited
     burst: int = 1
     channel_interval: float = 0.0  # minimum seconds between posts to one channel
+    max_text: int = 2000  # the message's own text
+    max_buttons: int = 25
+    card_body: int = 4096
+    card_fields: int = 25
+    field_name: int = 256
+    field_value: int = 1024
+    card_title: int = 256
 
 
 class Transport(Protocol):
@@ -151,21 +163,30 @@ def _card_size(card: Card) -> int:
 
 
 def split_reply(reply: Reply, limits: Limits) -> list[Reply]:
-    """Packs text and cards into as few messages as the limits allow; oversize text is cut visibly."""
-    head = shorten(reply.text, limits.max_chars)
-    parts: list[Reply] = [replace(reply, text=head, cards=[])]
-    used = len(head)
+    """Packs text and cards into as few messages as the limits allow, in order, losing nothing.
+
+    Long text and oversized cards are split (``bot.render.fit``), never cut: a digest that
+    arrives in three parts beats one whose end silently vanished.
+    """
+    parts = [replace(reply, text=chunk, cards=[], notices=[]) for chunk in split_text(reply.text, limits.max_text)]
+    if not parts:
+        parts = [replace(reply, text="", cards=[], notices=[])]
+    used, buttons = len(parts[-1].text), 0
     for card in reply.cards:
-        if _card_size(card) > limits.max_chars:
-            budget = max(100, limits.max_chars - len(card.title) - len(card.footer) - 50)
-            card = replace(card, body=shorten(card.body, budget), fields=card.fields[:5])
-        size = _card_size(card)
-        current = parts[-1]
-        if len(current.cards) >= limits.max_cards or used + size > limits.max_chars:
-            parts.append(replace(reply, text="", cards=[]))
-            current, used = parts[-1], 0
-        current.cards.append(card)
-        used += size
+        pieces = split_card(
+            card, body=limits.card_body, fields=limits.card_fields, field_name=limits.field_name,
+            field_value=limits.field_value, title=limits.card_title, total=limits.max_chars - 50,
+        )
+        for piece in pieces:
+            size, count = _card_size(piece), len(piece.buttons)
+            current = parts[-1]
+            full = len(current.cards) >= limits.max_cards or buttons + count > limits.max_buttons
+            if (current.cards or current.text) and (full or used + size > limits.max_chars):
+                parts.append(replace(reply, text="", cards=[], notices=[]))
+                current, used, buttons = parts[-1], 0, 0
+            current.cards.append(piece)
+            used += size
+            buttons += count
     return [p for p in parts if p.text or p.cards]
 
 

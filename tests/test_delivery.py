@@ -16,7 +16,7 @@ from bot.adapters.discord_rest import DiscordRestTransport
 from bot.app import App
 from bot.clock import Clock, frozen_clock
 from bot.delivery import Limits, RateLimiter, split_reply
-from bot.models import Actor, Card, Place, Reply, Role
+from bot.models import Actor, Card, Field, Place, Reply, Role
 from bot.storage import delivery_repo
 from commands import create_app
 from tests.fakes.fake_discord import FakeDiscord
@@ -261,8 +261,17 @@ def test_split_reply_respects_limits_and_keeps_order() -> None:
     assert [len(p.cards) for p in parts] == [3, 3, 3, 3]
     assert [c.title for p in parts for c in p.cards] == [f"c{i}" for i in range(12)]
     assert parts[0].text == "head" and all(not p.text for p in parts[1:])
-    huge = split_reply(Reply(cards=[Card(title="big", body="y" * 10_000)]), Limits(max_chars=2000))
-    assert len(huge) == 1 and len(huge[0].cards[0].body) < 2000 and huge[0].cards[0].body.endswith("…")
+    huge = split_reply(Reply(text="t" * 5000, cards=[Card(title="big", body="y" * 10_000)]), Limits(max_chars=2000))
+    assert "".join(p.text for p in huge) == "t" * 5000  # split, never cut
+    assert sum(c.body.count("y") for p in huge for c in p.cards) == 10_000
+    assert all(len(p.text) <= 2000 and sum(len(c.body) for c in p.cards) <= 2000 for p in huge)
+    from bot.render.discord import render_message
+
+    wide = Reply(cards=[Card(title="Advice topics", fields=[Field(f"t{i}", "v" * 300) for i in range(29)])])
+    parts = split_reply(wide, DiscordRestTransport.limits)
+    assert sum(len(c.fields) for p in parts for c in p.cards) == 29
+    for part in parts:
+        render_message(part)  # each queued part is exactly one Discord message
 
 
 def test_discord_payload_never_pings_and_fits() -> None:

@@ -48,7 +48,9 @@ class _Message:
     buttons: list[dict[str, Any]] = field(default_factory=list)
 
     def takes(self, size: int, buttons: int) -> bool:
-        return len(self.embeds) < EMBEDS and self.size + size <= EMBED_TOTAL and len(self.buttons) + min(buttons, BUTTONS) <= BUTTONS
+        """Room for one more embed of ``size`` with ``buttons`` beside it (over 25 need an empty message)."""
+        room_for_buttons = len(self.buttons) + min(buttons, BUTTONS) <= BUTTONS
+        return len(self.embeds) < EMBEDS and self.size + size <= EMBED_TOTAL and room_for_buttons
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"allowed_mentions": {"parse": []}}

@@ -30,42 +30,49 @@ def split_text(text: str, limit: int) -> list[str]:
     hard-cut mid-word.
 
     What is preserved: the text is exactly the chunks joined by runs of whitespace —
-    ``text == w0 + c0 + w1 + c1 + ... + cn + wn+1`` where every ``w`` is whitespace (empty at
-    a hard cut). Only whitespace at the cut points is dropped (the separator cut at, plus any
-    whitespace touching it), so every non-whitespace character survives, in order, and no
-    chunk is empty or starts or ends with whitespace at a cut.
+    ``text == w0 + c0 + w1 + c1 + ... + cn + w(n+1)`` where every ``w`` is a possibly empty
+    run of whitespace (``str.isspace``; empty where a word was hard-cut). Only whitespace at
+    the cut points is dropped (the separator cut at, plus any whitespace touching it), so
+    every non-whitespace character survives, in order, and no chunk is empty, blank, or
+    starts or ends with whitespace at a cut.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     if not text.strip():
         return []
     chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut, resume = _cut_point(rest, limit)
-        chunk = rest[:cut].rstrip()
+    pos = 0
+    while len(text) - pos > limit:
+        cut, resume = _cut_point(text, pos, limit)
+        chunk = text[pos:cut].rstrip()
         if chunk.strip():
             chunks.append(chunk)
-        rest = rest[resume:].lstrip()
-    if rest.strip():
-        chunks.append(rest)
+        pos = _skip_space(text, resume)
+    if text[pos:].strip():
+        chunks.append(text[pos:])
     return chunks
 
 
-def _cut_point(text: str, limit: int) -> tuple[int, int]:
-    """(end of this chunk, start of the next) for a text longer than ``limit``."""
-    window = text[: limit + 1]  # a separator right after the limit still leaves a full chunk
-    first = len(window) - len(window.lstrip())  # a cut before this would leave only whitespace
+def _cut_point(text: str, pos: int, limit: int) -> tuple[int, int]:
+    """(end of the chunk starting at ``pos``, start of the rest) when more than ``limit`` is left."""
+    end = pos + limit + 1  # a separator right after the limit still leaves a full chunk
+    first = _skip_space(text, pos)  # cutting before this would leave only whitespace
     found: list[tuple[int, int]] = []
     for sep in _BOUNDARIES:
-        at = window.rfind(sep)
+        at = text.rfind(sep, pos, end)
         if at > first:
-            if at >= limit // 2:
+            if at - pos >= limit // 2:
                 return at, at + len(sep)
             found.append((at, at + len(sep)))
     if found:
         return max(found)
-    return limit, limit
+    return pos + limit, pos + limit
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
 
 
 def split_card(

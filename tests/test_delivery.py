@@ -15,7 +15,7 @@ import pytest
 from bot.adapters.discord_rest import DiscordRestTransport
 from bot.app import App
 from bot.clock import Clock, frozen_clock
-from bot.delivery import Limits, RateLimiter, split_reply
+from bot.delivery import Limits, RateLimiter, Target, split_reply
 from bot.models import Actor, Card, Field, Place, Reply, Role
 from bot.storage import delivery_repo
 from commands import create_app
@@ -298,3 +298,53 @@ async def test_rate_limiter_spaces_requests_to_the_platform_rate() -> None:
     before = ticks.now
     await limiter.acquire()
     assert ticks.now - before >= 3.0
+
+
+async def test_direct_messages_open_the_dm_channel_once_and_can_be_edited(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        ada = Target.user("discord", "discord:g1", "555", "ada")
+        first = await app.outbox.post(ada, "alert", "p1", Reply(text="New posting: ML intern @everyone"))
+        await app.outbox.post(ada, "alert", "p2", Reply(text="Another posting"))
+        await app.outbox.post(Target("discord", "discord:g1", "100", "general"), "alert", "p1", Reply(text="same period, a channel"))
+        await app.outbox.drain()
+        dms = fake.dms_to("555")
+        assert [m["content"] for m in dms] == ["New posting: ML intern @\u200beveryone", "Another posting"]
+        assert fake.dm_opens == 1  # the DM channel is opened once and cached
+        assert [m["content"] for m in fake.in_channel("100")] == ["same period, a channel"]  # keys kept apart
+        row = await delivery_repo.by_key(app.db, first[0])
+        assert row is not None and row.target_kind == "user"
+        assert (row.sent_channel, row.message_id) == (dms[0]["channel_id"], dms[0]["id"])
+        assert await app.outbox.edit(first[0], Reply(text="Closed: ML intern (no longer accepting)"))
+        assert dms[0]["content"].startswith("Closed:") and dms[0]["edited"]
+        assert not await app.outbox.edit("discord|nope|1|x|y|1/1", Reply(text="x"))
+    finally:
+        await app.close()
+
+
+async def test_a_user_who_blocks_dms_fails_only_their_posts_and_no_moderator_is_bothered(db_path: Path, fake: FakeDiscord) -> None:
+    fake.blocks_dms.add("666")
+    app, _ = await discord_app(db_path, fake, frozen_clock(START))
+    try:
+        await app.handle(MOD, GUILD, "/config set mod_channel <#mods>")
+        heard: list = []
+        app.outbox.problem_listeners.append(lambda problem: _record(heard, problem))
+        blocked = Target.user("discord", "discord:g1", "666", "bo")
+        await app.outbox.post(blocked, "alert", "p1", Reply(text="one"))
+        await app.outbox.post(blocked, "alert", "p2", Reply(text="two"))
+        await app.outbox.post(Target.user("discord", "discord:g1", "555", "ada"), "alert", "p1", Reply(text="fine"))
+        await app.outbox.drain()
+        assert [m["content"] for m in fake.dms_to("555")] == ["fine"]
+        assert fake.dms_to("666") == []
+        assert await delivery_repo.counts(app.db, "discord") == {"failed": 2, "sent": 1}
+        assert fake.requests - len(fake.dms_to("555")) <= 4  # no retries: it is permanent
+        [problem] = heard
+        assert problem.is_user and "does not accept direct messages" in problem.reason
+        assert fake.in_channel("mods") == []  # a student's closed DMs are not a moderator's problem
+        assert not (await app.handle(MOD, GUILD, "/digest list")).notices
+    finally:
+        await app.close()
+
+
+async def _record(heard: list, problem) -> None:  # noqa: ANN001
+    heard.append(problem)

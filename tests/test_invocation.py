@@ -334,3 +334,37 @@ async def test_command_flags_are_known_before_the_handler_runs(app):
 def test_card_buttons_survive_the_queue_round_trip():
     reply = Reply(cards=[Card(buttons=[ActionButton("Pause #1", "digest pause", {"id": "1"}, "danger")])])
     assert Reply.from_dict(reply.to_dict()) == reply
+
+
+def test_the_core_imports_no_feature():
+    """``bot/`` must not depend on ``commands/``: features are handed to the app by the entry point."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bot.app, bot.cli, bot.registry, bot.delivery, bot.adapters.console, bot.adapters.discord_rest; "
+        "print(sorted(m for m in sys.modules if m == 'commands' or m.startswith('commands.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_the_console_shows_a_notice_as_its_own_private_message(db_path: Path):
+    from bot.adapters.console import ConsoleSession
+    from bot.render.console import render
+    from bot.storage import delivery_repo
+
+    app = await create_app(db_path, clock=frozen_clock())
+    try:
+        await delivery_repo.add_problem(app.db, "console", "console:console", "news", "news", "the bot was removed", "2026-01-05T09:00:00+00:00")
+        app.problem_workspaces.add("console:console")
+        session = ConsoleSession(app, user="grace", role=Role.MODERATOR)
+        events = await session.feed("/advice topics")
+        assert [e["type"] for e in events] == ["reply", "notice"]
+        assert "Moderator notice" not in str(events[0]["reply"])
+        assert "the bot was removed" in events[1]["reply"]["text"] and events[1]["reply"]["ephemeral"]
+        assert [e["type"] for e in await session.feed("/advice topics")] == ["reply"]  # told once
+        listed = Reply(cards=[Card(body="x", buttons=[ActionButton("Pause #1", "digest pause", {"id": "1"})])])
+        assert "[1: Pause #1 → /digest pause 1]" in render(listed)
+    finally:
+        await app.close()

@@ -13,8 +13,10 @@ ends override the ``find_*`` look-ups (a cache of the guild's channels, a Slack 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from bot.models import ChannelRef, Place, RoleRef, UserRef
+from bot.models import ChannelRef, Place, Ref, RoleRef, UserRef
 from bot.text import quote_input
 
 # <#123> (Discord), <#C123|name> / <#C123> (Slack)
@@ -26,6 +28,9 @@ _ROLE_MENTION = re.compile(r"^(?:<@&(\d+)>|<!subteam\^([A-Za-z0-9]+)(?:\|@?([^>]
 _NAME = re.compile(r"^[\w.\-]{1,80}$")
 # Mention markup inside free text, shown as the readable name a person would see.
 _INLINE = re.compile(r"<(#|@!?|@&|!subteam\^)([A-Za-z0-9]+)(?:\|@?([^>]*))?>")
+
+
+R = TypeVar("R", bound=Ref)
 
 
 class RefError(ValueError):
@@ -65,43 +70,34 @@ class Frontend:
 
     # -- references ------------------------------------------------------------------------------
     async def channel(self, place: Place, text: str) -> ChannelRef:
-        token = text.strip()
-        m = _CHANNEL_MENTION.match(token)
+        m = _CHANNEL_MENTION.match(text.strip())
         if m:
-            name = m.group(2) or await self.channel_name(place, m.group(1))
-            return ChannelRef(m.group(1), name)
-        name = token[1:] if token.startswith("#") else token
-        if not _NAME.match(name):
-            raise RefError(f"{quote_input(text, 40)} is not a channel; mention it like #news")
-        found = await self.find_channel(place, name)
-        if found is None:
-            raise RefError(f"I can't find a channel called #{name} here")
-        return found
+            return ChannelRef(m.group(1), m.group(2) or await self.channel_name(place, m.group(1)))
+        return await self._by_name(place, text, "#", "channel", "#news", self.find_channel)
 
     async def user(self, place: Place, text: str) -> UserRef:
-        token = text.strip()
-        m = _USER_MENTION.match(token)
+        m = _USER_MENTION.match(text.strip())
         if m:
             return UserRef(m.group(1), m.group(2) or "")
-        name = token[1:] if token.startswith("@") else token
-        if not _NAME.match(name):
-            raise RefError(f"{quote_input(text, 40)} is not a user; mention them like @ada")
-        found = await self.find_user(place, name)
-        if found is None:
-            raise RefError(f"I can't find a user called @{name} here")
-        return found
+        return await self._by_name(place, text, "@", "user", "@ada", self.find_user)
 
     async def role(self, place: Place, text: str) -> RoleRef:
-        token = text.strip()
-        m = _ROLE_MENTION.match(token)
+        m = _ROLE_MENTION.match(text.strip())
         if m:
             return RoleRef(m.group(1) or m.group(2), m.group(3) or "")
-        name = token[1:] if token.startswith("@") else token
+        return await self._by_name(place, text, "@", "role", "@mentors", self.find_role)
+
+    @staticmethod
+    async def _by_name(
+        place: Place, text: str, sigil: str, what: str, example: str, find: Callable[[Place, str], Awaitable[R | None]]
+    ) -> R:
+        token = text.strip()
+        name = token[1:] if token.startswith(sigil) else token
         if not _NAME.match(name):
-            raise RefError(f"{quote_input(text, 40)} is not a role; mention it like @mentors")
-        found = await self.find_role(place, name)
+            raise RefError(f"{quote_input(text, 40)} is not a {what}; mention it like {example}")
+        found = await find(place, name)
         if found is None:
-            raise RefError(f"I can't find a role called @{name} here")
+            raise RefError(f"I can't find a {what} called {sigil}{name} here")
         return found
 
     # -- what a platform front end overrides --------------------------------------------------------

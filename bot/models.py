@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Role(IntEnum):
@@ -116,35 +116,28 @@ Button = LinkButton | ActionButton
 
 
 @dataclass(frozen=True)
-class ChannelRef:
-    """A channel as commands store it (by id) and show it (by name)."""
+class Ref:
+    """Something on a platform that commands store by id (names change) and show by name."""
 
     id: str
     name: str = ""
+    sigil: ClassVar[str] = "#"
 
     @property
     def label(self) -> str:
-        return f"#{self.name or self.id}"
+        return f"{self.sigil}{self.name or self.id}"
 
 
-@dataclass(frozen=True)
-class UserRef:
-    id: str
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"@{self.name or self.id}"
+class ChannelRef(Ref):
+    sigil = "#"
 
 
-@dataclass(frozen=True)
-class RoleRef:
-    id: str
-    name: str = ""
+class UserRef(Ref):
+    sigil = "@"
 
-    @property
-    def label(self) -> str:
-        return f"@{self.name or self.id}"
+
+class RoleRef(Ref):
+    sigil = "@"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import __version__
+from bot.adapters import AdapterError
 from bot.config import Config, ConfigError, configure_logging, load_config
 from bot.models import Actor, Place, Reply, Role
 from bot.storage.db import StorageError
@@ -43,6 +44,12 @@ def _role(text: str) -> Role:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _guild_id(text: str) -> int:
+    if not text.isdigit() or not 15 <= len(text) <= 21:
+        raise argparse.ArgumentTypeError(f"expected a server id such as 123456789012345678, got {text[:30]!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: the option may come before or after the subcommand without one erasing the other.
@@ -58,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
 
     sub.add_parser("run", parents=[common], help="run on the configured platforms, or the console without tokens")
+    sub.add_parser("serve", parents=[common], help="run every configured platform (Discord, Slack), the scheduler and the feeds")
+
+    discord_cmd = sub.add_parser("discord", parents=[common], help="Discord set-up: sync the command tree, print the invite link")
+    discord_sub = discord_cmd.add_subparsers(dest="discord_cmd", metavar="ACTION", required=True)
+    sync = discord_sub.add_parser("sync", parents=[common], help="send the command tree to Discord now, even if unchanged")
+    sync.add_argument("--guild", type=_guild_id, help="only this server (default: DISCORD_GUILD_IDS, or global)")
+    discord_sub.add_parser("invite", parents=[common], help="print the link that adds the bot to a server")
 
     console = sub.add_parser("console", parents=[common], help="talk to the bot in this terminal")
     console.add_argument("-c", dest="lines", action="append", metavar="LINE", help="run this line and exit (repeatable)")
@@ -242,14 +256,51 @@ async def _feeds_refresh(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """No tokens: the console. Tokens: serve the platforms they are for."""
     if config.platforms:
-        print(
-            f"careerbot: credentials found for {', '.join(config.platforms)}, but this version has no platform "
-            "adapters yet; starting the local console instead.",
-            file=sys.stderr,
-        )
+        return await cmd_serve(args, config)
     args.lines, args.json, args.role, args.user = None, False, Role.MEMBER, "you"
     return await cmd_console(args, config)
+
+
+async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from bot.serve import Server
+
+    if not config.platforms:
+        raise CliError(
+            "no platform is configured: set DISCORD_TOKEN, and/or SLACK_BOT_TOKEN with SLACK_APP_TOKEN or "
+            "SLACK_SIGNING_SECRET (see deploy/.env.example). Without tokens, `careerbot console` talks to the bot here."
+        )
+    await Server(config, _open_app).run_until_stopped()
+    return 0
+
+
+async def cmd_discord(args: argparse.Namespace, config: Config) -> int:
+    from bot.adapters.discord import application_id_from_token, invite_url
+
+    if not config.discord_token:
+        raise CliError("DISCORD_TOKEN is not set; see deploy/discord.md.")
+    if args.discord_cmd == "invite":
+        app_id = application_id_from_token(config.discord_token.reveal())
+        if app_id is None:
+            raise CliError("DISCORD_TOKEN does not look like a bot token (its first part should encode the bot's id).")
+        print(invite_url(app_id))
+        return 0
+    from bot.adapters.discord import DiscordAdapter
+
+    app = await _open_app(config)
+    adapter = DiscordAdapter(app, config)
+    try:
+        try:
+            await adapter.client.login(config.discord_token.reveal())
+        except Exception as exc:  # discord.LoginFailure, HTTPException, network errors
+            raise AdapterError(f"could not log in to Discord: {exc}") from None
+        scopes = await adapter.sync(guild_id=args.guild, force=True)
+        print("synced the command tree to " + ", ".join(f"server {s}" if s != "global" else "every server (global)" for s in scopes))
+        return 0
+    finally:
+        await adapter.client.close()
+        await app.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,9 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "db", None):
             config = Config(**{**config.__dict__, "db_path": args.db})
         configure_logging(config.log_level)
-        handler = {"console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds}.get(args.cmd or "run", cmd_run)
+        handler = {
+            "console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds, "serve": cmd_serve, "discord": cmd_discord,
+        }.get(args.cmd or "run", cmd_run)
         return asyncio.run(handler(args, config))
-    except (ConfigError, StorageError, CliError) as exc:
+    except (ConfigError, StorageError, CliError, AdapterError) as exc:
         print(f"careerbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -54,6 +54,15 @@ class Config:
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_rss_url: str = "https://rss.arxiv.org/rss"
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
+    # Discord: guilds to sync commands to instantly (empty: global), and where the API lives.
+    discord_guild_ids: tuple[int, ...] = ()
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    # Slack: the root slash command, the HTTP listener (when not in Socket Mode), the API host.
+    slack_command: str = "/careerbot"
+    slack_host: str = "0.0.0.0"
+    slack_port: int = 3000
+    slack_api_base: str = "https://slack.com/api/"
 
     @property
     def platforms(self) -> list[str]:
@@ -91,11 +100,28 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
             raise ConfigError(f"{name} does not look right: it should start with {prefix!r} (value not shown).")
         return Secret(raw)
 
-    def url(name: str, default: str) -> str:
+    def url(name: str, default: str, schemes: str = "https?") -> str:
         raw = values.get(name, "").strip() or default
-        if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", raw):
-            raise ConfigError(f"{name}={raw[:60]!r} is not an http(s) URL.")
+        if not re.match(rf"^{schemes}://[^\s/]+(/[^\s]*)?$", raw):
+            kind = "an http(s)" if schemes == "https?" else "a ws(s)"
+            raise ConfigError(f"{name}={raw[:60]!r} is not {kind} URL.")
         return raw.rstrip("/")
+
+    guilds_raw = values.get("DISCORD_GUILD_IDS", "").strip()
+    guild_ids = tuple(t for t in re.split(r"[,\s]+", guilds_raw) if t)
+    if not all(t.isdigit() and 15 <= len(t) <= 21 for t in guild_ids):
+        raise ConfigError("DISCORD_GUILD_IDS must be comma-separated server ids (numbers such as 123456789012345678).")
+
+    command = values.get("SLACK_COMMAND", "").strip() or "/careerbot"
+    if not re.fullmatch(r"/[a-z0-9_\-]{1,31}", command):
+        raise ConfigError(f"SLACK_COMMAND={command[:40]!r} must be a slash command such as /careerbot (lowercase, at most 32 characters).")
+
+    port_raw = values.get("CAREERBOT_SLACK_PORT", "").strip() or "3000"
+    if not port_raw.isdigit() or not 1 <= int(port_raw) <= 65535:
+        raise ConfigError(f"CAREERBOT_SLACK_PORT={port_raw[:20]!r} must be a port number from 1 to 65535.")
+    host = values.get("CAREERBOT_SLACK_HOST", "").strip() or "0.0.0.0"
+    if any(ch.isspace() for ch in host) or "/" in host:
+        raise ConfigError(f"CAREERBOT_SLACK_HOST={host[:40]!r} must be a host name or an IP address.")
 
     return Config(
         arxiv_api_url=url("CAREERBOT_ARXIV_API_URL", Config.arxiv_api_url),
@@ -107,6 +133,13 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         slack_bot_token=secret("SLACK_BOT_TOKEN", "xoxb-"),
         slack_app_token=secret("SLACK_APP_TOKEN", "xapp-"),
         slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
+        discord_guild_ids=tuple(int(t) for t in guild_ids),
+        discord_api_base=url("DISCORD_API_BASE", Config.discord_api_base),
+        discord_gateway_url=url("DISCORD_GATEWAY_URL", Config.discord_gateway_url, schemes="wss?") + "/",
+        slack_command=command,
+        slack_host=host,
+        slack_port=int(port_raw),
+        slack_api_base=url("SLACK_API_BASE", Config.slack_api_base) + "/",
     )
 
 

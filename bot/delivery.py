@@ -105,6 +105,9 @@ class Sent:
 
     message_id: str
     channel_id: str
+    # Seconds the channel's route must rest before the next post, when the platform said its
+    # bucket is empty (Discord's X-RateLimit-Remaining: 0): paced before a 429, not after.
+    rest: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,8 @@ class Dispatcher:
             await delivery_repo.release(self.db, row.id, iso_utc(retry_at), reason)
             return
         self.limiter.channel_sent(row.channel)
+        if sent.rest > 0:
+            self.limiter.channel_pause(row.channel, sent.rest)
         await delivery_repo.mark_sent(self.db, row.id, sent.message_id, sent.channel_id, iso_utc(self.clock.now()))
         self.stats["sent"] += 1
 

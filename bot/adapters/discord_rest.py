@@ -68,8 +68,8 @@ class DiscordRestTransport:
         payload["nonce"] = nonce_for(key)
         payload["enforce_nonce"] = True
         channel = await self._dm_channel(target.channel) if target.is_user else target.channel
-        body = await self._request("POST", f"/channels/{channel}/messages", payload, dm=target.is_user)
-        return Sent(str(body.get("id", "")), channel)
+        body, headers = await self._request("POST", f"/channels/{channel}/messages", payload, dm=target.is_user)
+        return Sent(str(body.get("id", "")), channel, rest=_bucket_rest(headers))
 
     async def edit(self, channel: str, message_id: str, reply: Reply) -> None:
         """Replaces a message we posted (e.g. an alert for a posting that has since closed)."""
@@ -78,18 +78,20 @@ class DiscordRestTransport:
     async def _dm_channel(self, user_id: str) -> str:
         cached = self._dm_channels.get(user_id)
         if cached is None:
-            body = await self._request("POST", "/users/@me/channels", {"recipient_id": user_id}, dm=True)
+            body, _ = await self._request("POST", "/users/@me/channels", {"recipient_id": user_id}, dm=True)
             cached = self._dm_channels[user_id] = str(body.get("id", ""))
         return cached
 
-    async def _request(self, method: str, path: str, payload: dict[str, Any], dm: bool = False) -> dict[str, Any]:
+    async def _request(
+        self, method: str, path: str, payload: dict[str, Any], dm: bool = False
+    ) -> tuple[dict[str, Any], Any]:
         headers = {"Authorization": f"Bot {self._token}", "User-Agent": USER_AGENT}
         session = await self._client()
         try:
             async with session.request(method, self.base_url + path, json=payload, headers=headers) as resp:
                 body = await _json(resp)
                 if 200 <= resp.status < 300:
-                    return body
+                    return body, resp.headers
                 _raise_for(resp.status, resp.headers, body, dm)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
@@ -98,6 +100,16 @@ class DiscordRestTransport:
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
+
+
+def _bucket_rest(headers: Any) -> float:
+    """Seconds until the route's bucket refills, if this request emptied it."""
+    if headers.get("X-RateLimit-Remaining") != "0":
+        return 0.0
+    try:
+        return max(0.0, float(headers.get("X-RateLimit-Reset-After") or 0.0))
+    except ValueError:
+        return 0.0
 
 
 async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:

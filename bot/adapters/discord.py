@@ -1,0 +1,420 @@
+"""Discord: slash commands, autocomplete and buttons through discord.py's gateway, answered by the core.
+
+The adapter only translates. The application-command tree is generated from the registry
+(a new core command appears here with no change), an interaction becomes ``App.invoke`` or
+``App.click`` with the member's role taken from Discord's permission bits, and a Reply goes
+back through the pure renderer in ``bot/render/discord.py``. discord.py's own ``CommandTree``
+is not used: it wants one Python function per command, while ours are data.
+
+Unsolicited posts (digests, DMs) go through the outbox and ``DiscordRestTransport``; the
+gateway client is used only for what needs it: receiving interactions and knowing the
+guilds' channels and roles (the ``guilds`` intent; no privileged intents at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot.adapters import AdapterError
+from bot.adapters.discord_rest import DiscordRestTransport
+from bot.app import App
+from bot.clock import iso_utc
+from bot.config import Config
+from bot.frontend import Frontend
+from bot.models import Actor, ChannelRef, Place, Reply, Role, RoleRef, UserRef
+from bot.registry import Arg, Command, Registry
+from bot.render.discord import render_messages
+from bot.storage import platform_repo
+from bot.text import clean_input
+
+log = logging.getLogger("careerbot.discord")
+
+MANAGE_GUILD = 1 << 5
+# What the bot needs in a channel to post digests and alerts: view it, send, embed links.
+INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14)
+OPTION_TYPES = {"str": 3, "int": 4, "bool": 5, "user": 6, "channel": 7, "role": 8, "number": 10}
+TEXT_CHANNELS = [0, 5]  # text and announcement channels: where a digest can go
+SUB_COMMAND, SUB_GROUP = 1, 2
+GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
+AUTOCOMPLETE_BUDGET = 2.5  # Discord allows 3 s for the answer
+
+
+# -- the command tree ------------------------------------------------------------------------------
+def _option(arg: Arg) -> dict[str, Any]:
+    option: dict[str, Any] = {
+        "type": OPTION_TYPES[arg.kind],
+        "name": arg.name,
+        "description": arg.help or arg.name,
+        "required": arg.required,
+    }
+    if arg.choices and len(arg.choices) <= 25:
+        option["choices"] = [{"name": c, "value": c} for c in arg.choices]
+    elif arg.complete is not None or arg.choices:
+        option["autocomplete"] = True
+    if arg.kind in ("int", "number"):
+        if arg.min_value is not None:
+            option["min_value"] = arg.min_value
+        if arg.max_value is not None:
+            option["max_value"] = arg.max_value
+    if arg.kind == "str":
+        option["max_length"] = min(arg.max_len, 6000)
+    if arg.kind == "channel":
+        option["channel_types"] = TEXT_CHANNELS
+    return option
+
+
+def command_tree(registry: Registry) -> list[dict[str, Any]]:
+    """The application commands for Discord, one per feature, as the API takes them.
+
+    Moderator-only features get ``default_member_permissions`` = Manage Server, so members
+    do not even see them; a group with any member command (``/digest list``) stays visible
+    and the core refuses what a member may not run. Default subcommands are named in full:
+    Discord cannot run a group by itself.
+    """
+    tree = []
+    for root in registry.commands.values():
+        leaves = list(root.subcommands.values()) or [root]
+        entry: dict[str, Any] = {"type": 1, "name": root.name, "description": root.help}
+        if root.subcommands:
+            entry["options"] = [
+                {"type": SUB_COMMAND, "name": leaf.name, "description": leaf.help, "options": [_option(a) for a in leaf.args]}
+                for leaf in leaves
+            ]
+        else:
+            entry["options"] = [_option(a) for a in root.args]
+        if all(leaf.min_role >= Role.MODERATOR for leaf in leaves):
+            entry["default_member_permissions"] = str(MANAGE_GUILD)
+        entry["contexts"] = [GUILD_CONTEXT, BOT_DM_CONTEXT] if any(leaf.dm_ok for leaf in leaves) else [GUILD_CONTEXT]
+        entry["integration_types"] = [0]
+        tree.append(entry)
+    return tree
+
+
+def tree_hash(tree: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()
+
+
+def application_id_from_token(token: str) -> str | None:
+    """A bot token starts with its user id in base64, which is the application's id."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=False).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isdigit() else None
+
+
+def invite_url(application_id: str) -> str:
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}"
+    )
+
+
+def point_at(api_base: str, gateway_url: str) -> None:
+    """discord.py has no base-URL parameter: its REST base and gateway are class attributes."""
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+# -- references --------------------------------------------------------------------------------------
+class DiscordFrontend(Frontend):
+    """Resolves ``#name``/``@name`` from the guild cache the gateway keeps; no request per command."""
+
+    platform = "discord"
+    short_forms = False
+
+    def __init__(self, client: discord.Client) -> None:
+        super().__init__()
+        self.client = client
+
+    def _guild(self, place: Place) -> discord.Guild | None:
+        return self.client.get_guild(int(place.workspace_id)) if place.workspace_id and place.workspace_id.isdigit() else None
+
+    async def find_channel(self, place: Place, name: str) -> ChannelRef | None:
+        guild = self._guild(place)
+        found = discord.utils.find(lambda c: c.name.lower() == name.lower(), guild.text_channels) if guild else None
+        return ChannelRef(str(found.id), found.name) if found else None
+
+    async def find_user(self, place: Place, name: str) -> UserRef | None:
+        guild = self._guild(place)
+        member = guild.get_member_named(name) if guild else None
+        return UserRef(str(member.id), member.display_name) if member else None
+
+    async def find_role(self, place: Place, name: str) -> RoleRef | None:
+        guild = self._guild(place)
+        role = discord.utils.find(lambda r: r.name.lower() == name.lower(), guild.roles) if guild else None
+        return RoleRef(str(role.id), role.name) if role else None
+
+    async def channel_name(self, place: Place, channel_id: str) -> str:
+        guild = self._guild(place)
+        channel = guild.get_channel(int(channel_id)) if guild and channel_id.isdigit() else None
+        return channel.name if channel else ""
+
+    async def can_post(self, place: Place, channel_id: str) -> bool | None:
+        guild = self._guild(place)
+        channel = guild.get_channel(int(channel_id)) if guild and channel_id.isdigit() else None
+        if guild is None or channel is None or guild.me is None:
+            return None  # not cached: let the outbox find out
+        perms = channel.permissions_for(guild.me)
+        return perms.view_channel and perms.send_messages and perms.embed_links
+
+
+# -- translating interactions -----------------------------------------------------------------------
+def actor_of(interaction: discord.Interaction) -> Actor:
+    user = interaction.user
+    role = Role.MEMBER
+    role_ids: tuple[str, ...] = ()
+    if interaction.guild_id is not None:
+        perms = interaction.permissions
+        guild = interaction.guild
+        if guild is not None and guild.owner_id == user.id:
+            role = Role.OWNER
+        elif perms.administrator:
+            role = Role.ADMIN
+        elif perms.manage_guild:
+            role = Role.MODERATOR
+        role_ids = tuple(str(r) for r in getattr(user, "_roles", ()))
+    return Actor(f"discord:{user.id}", getattr(user, "display_name", None) or user.name, role, role_ids)
+
+
+def place_of(interaction: discord.Interaction) -> Place:
+    channel = interaction.channel
+    if interaction.guild_id is None:
+        return Place("discord", None, str(interaction.channel_id), "", is_dm=True)
+    return Place("discord", str(interaction.guild_id), str(interaction.channel_id), getattr(channel, "name", "") or "")
+
+
+def split_options(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(command path, leaf options) from a slash command's nested subcommand options."""
+    path = [data.get("name", "")]
+    options = data.get("options") or []
+    while options and options[0].get("type") in (SUB_COMMAND, SUB_GROUP):
+        path.append(options[0]["name"])
+        options = options[0].get("options") or []
+    return " ".join(path), options
+
+
+def option_values(cmd: Command, options: list[dict[str, Any]], resolved: dict[str, Any]) -> dict[str, Any]:
+    """Discord's typed options as the core's values: refs carry the name Discord resolved."""
+    kinds = {a.name: a.kind for a in cmd.args}
+    values: dict[str, Any] = {}
+    for option in options:
+        name, value = option.get("name", ""), option.get("value")
+        kind = kinds.get(name)
+        if kind == "channel":
+            info = (resolved.get("channels") or {}).get(str(value), {})
+            values[name] = ChannelRef(str(value), info.get("name", ""))
+        elif kind == "user":
+            info = (resolved.get("users") or {}).get(str(value), {})
+            values[name] = UserRef(str(value), info.get("global_name") or info.get("username", ""))
+        elif kind == "role":
+            info = (resolved.get("roles") or {}).get(str(value), {})
+            values[name] = RoleRef(str(value), info.get("name", ""))
+        else:
+            values[name] = clean_input(value) if isinstance(value, str) else value
+    return values
+
+
+def _view(components: list[dict[str, Any]]) -> discord.ui.View | None:
+    if not components:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row, action_row in enumerate(components):
+        for c in action_row.get("components", []):
+            if c.get("style") == 5:
+                view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=c["label"], url=c["url"], row=row))
+            else:
+                view.add_item(discord.ui.Button(style=discord.ButtonStyle(c["style"]), label=c["label"], custom_id=c["custom_id"], row=row))
+    return view
+
+
+def message_kwargs(payload: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "content": payload.get("content") or None,
+        "embeds": [discord.Embed.from_dict(e) for e in payload.get("embeds", [])],
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }
+    view = _view(payload.get("components", []))
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+# -- the adapter --------------------------------------------------------------------------------------
+class DiscordAdapter:
+    def __init__(
+        self,
+        app: App,
+        config: Config,
+        *,
+        guild_ready_timeout: float = 2.0,
+        slow_after: float = 2.0,
+        transport: DiscordRestTransport | None = None,
+    ) -> None:
+        if not config.discord_token:
+            raise ValueError("DISCORD_TOKEN is not set")
+        self.app = app
+        self.config = config
+        self.slow_after = slow_after
+        point_at(config.discord_api_base, config.discord_gateway_url)
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels and roles for #name/@role look-ups and permission checks
+        self.client = discord.Client(
+            intents=intents, guild_ready_timeout=guild_ready_timeout, allowed_mentions=discord.AllowedMentions.none()
+        )
+        self.client.event(self.on_ready)
+        self.client.event(self.on_interaction)
+        app.add_frontend(DiscordFrontend(self.client))
+        self.transport = transport or DiscordRestTransport(config.discord_token, base_url=config.discord_api_base)
+        if "discord" not in app.outbox.dispatchers:
+            app.outbox.add_transport(self.transport)
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self.synced: list[str] = []  # scopes synced by this process (for logs and tests)
+
+    # -- life --------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Logs in (REST) and connects the gateway in the background."""
+        assert self.config.discord_token is not None
+        try:
+            await self.client.login(self.config.discord_token.reveal())
+        except discord.LoginFailure:
+            raise AdapterError("Discord refused DISCORD_TOKEN (401): copy the bot token again from the Developer Portal.") from None
+        except (discord.HTTPException, OSError) as exc:
+            raise AdapterError(f"cannot reach Discord at {self.config.discord_api_base}: {exc}") from None
+        self._task = asyncio.create_task(self.client.connect(reconnect=True), name="careerbot-discord-gateway")
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+
+    async def on_ready(self) -> None:
+        try:
+            await self.sync()
+        except discord.HTTPException as exc:
+            log.error("syncing the command tree to Discord failed: %s", exc)
+        log.info("connected to Discord as %s in %d server(s)", self.client.user, len(self.client.guilds))
+        self._ready.set()
+
+    # -- the command tree ---------------------------------------------------------------------------
+    async def sync(self, guild_id: int | None = None, force: bool = False) -> list[str]:
+        """Sends the tree where it changed (per scope, by hash); returns the scopes synced."""
+        app_id = self.client.application_id
+        if app_id is None:
+            raise RuntimeError("not logged in to Discord")
+        tree = command_tree(self.app.registry)
+        digest = tree_hash(tree)
+        scopes: list[int | None] = [guild_id] if guild_id else (list(self.config.discord_guild_ids) or [None])
+        done = []
+        for scope in scopes:
+            key = f"commands:{app_id}:{scope or 'global'}"
+            if not force and await platform_repo.get(self.app.db, "discord", key) == digest:
+                continue
+            if scope is None:
+                await self.client.http.bulk_upsert_global_commands(app_id, tree)
+            else:
+                await self.client.http.bulk_upsert_guild_commands(app_id, scope, tree)
+            await platform_repo.put(self.app.db, "discord", key, digest, iso_utc(self.app.clock.now()))
+            done.append(str(scope or "global"))
+        self.synced.extend(done)
+        return done
+
+    # -- interactions -------------------------------------------------------------------------------
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.type == discord.InteractionType.application_command:
+                await self._command(interaction)
+            elif interaction.type == discord.InteractionType.autocomplete:
+                await self._autocomplete(interaction)
+            elif interaction.type == discord.InteractionType.component:
+                await self._component(interaction)
+        except discord.NotFound:
+            log.warning("interaction %s expired before we answered (over 3 s)", interaction.id)
+        except Exception:
+            log.exception("answering interaction %s failed", interaction.id)
+
+    async def _command(self, interaction: discord.Interaction) -> None:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        path, options = split_options(data)
+        cmd = self.app.registry.resolve(path)
+        values = option_values(cmd, options, data.get("resolved") or {}) if cmd else {}
+        run = self.app.invoke(actor_of(interaction), place_of(interaction), path, values)
+        await self._answer(interaction, cmd, run)
+
+    async def _component(self, interaction: discord.Interaction) -> None:
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        from bot.buttons import ButtonError, decode
+
+        try:
+            cmd = self.app.registry.resolve(decode(custom_id)[0])
+        except ButtonError:
+            cmd = None
+        await self._answer(interaction, cmd, self.app.click(actor_of(interaction), place_of(interaction), custom_id))
+
+    async def _autocomplete(self, interaction: discord.Interaction) -> None:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        path, options = split_options(data)
+        cmd = self.app.registry.resolve(path)
+        focused = next((o for o in options if o.get("focused")), None)
+        arg = next((a for a in cmd.args if focused and a.name == focused.get("name")), None) if cmd else None
+        choices: list[str] = []
+        if arg is not None:
+            typed = str(focused.get("value", "")) if focused else ""
+            if arg.complete is not None:
+                ctx = await self.app.context(actor_of(interaction), place_of(interaction))
+                try:
+                    choices = await asyncio.wait_for(arg.complete(ctx, typed), AUTOCOMPLETE_BUDGET)
+                except asyncio.TimeoutError:
+                    choices = []
+            elif arg.choices:
+                choices = [c for c in arg.choices if typed.lower() in c.lower()]
+        await interaction.response.autocomplete(
+            [app_commands.Choice(name=c[:100], value=c[:100]) for c in choices[:25]]
+        )
+
+    async def _answer(self, interaction: discord.Interaction, cmd: Command | None, run: Awaitable[Reply]) -> None:
+        """Answers within Discord's 3 s: directly when the core is quick, else defer and follow up."""
+        private = bool(cmd and cmd.ephemeral)
+        task = asyncio.ensure_future(run)
+        deferred = False
+        if cmd is not None and cmd.slow:
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            deferred = True
+        else:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.slow_after)
+            except asyncio.TimeoutError:
+                await interaction.response.defer(ephemeral=private, thinking=True)
+                deferred = True
+        reply = await task
+        first = True
+        for message in reply.messages():
+            for payload in render_messages(message):
+                kwargs = message_kwargs(payload)
+                ephemeral = private or message.ephemeral
+                if first and not deferred:
+                    await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+                else:
+                    await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+                first = False
+                if "view" in kwargs:
+                    kwargs["view"].stop()  # clicks come back through on_interaction, not a stored view

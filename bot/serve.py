@@ -1,0 +1,81 @@
+"""``careerbot serve``: every configured platform, the scheduler, the outbox and the feed refreshers in one process.
+
+Adapters are imported only when their credentials are set, so a Slack-only club never loads
+discord.py. SIGINT and SIGTERM stop it cleanly: adapters disconnect first (no new work),
+then the core's loops stop and the database closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.app import App
+from bot.config import Config
+
+log = logging.getLogger("careerbot.serve")
+
+OpenApp = Callable[[Config], Awaitable[App]]
+
+
+class Server:
+    def __init__(self, config: Config, open_app: OpenApp, **adapter_options: Any) -> None:
+        self.config = config
+        self.open_app = open_app
+        self.options = adapter_options  # e.g. discord={"guild_ready_timeout": 0.05} in tests
+        self.app: App | None = None
+        self.adapters: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        self.app = app = await self.open_app(self.config)
+        try:
+            if self.config.discord_token:
+                from bot.adapters.discord import DiscordAdapter
+
+                self.adapters["discord"] = DiscordAdapter(app, self.config, **self.options.get("discord", {}))
+            if "slack" in self.config.platforms:
+                from bot.adapters.slack import SlackAdapter
+
+                self.adapters["slack"] = SlackAdapter(app, self.config, **self.options.get("slack", {}))
+            await app.start(background=True)
+            for adapter in self.adapters.values():
+                await adapter.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        for name, adapter in list(self.adapters.items()):
+            try:
+                await adapter.close()
+            except Exception:  # keep closing the rest
+                log.exception("closing the %s adapter failed", name)
+        self.adapters.clear()
+        if self.app is not None:
+            await self.app.close()
+            self.app = None
+
+    async def run_until_stopped(self, stop: asyncio.Event | None = None) -> None:
+        """Runs until SIGINT/SIGTERM (or ``stop`` is set), then shuts down in order."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
+                pass
+        await self.start()
+        names = ", ".join(self.adapters) or "no platform"
+        log.warning("careerbot is serving %s (database %s); Ctrl-C or SIGTERM stops it", names, self.config.db_path)
+        try:
+            await stop.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass
+            await self.stop()

@@ -329,7 +329,7 @@ class Dispatcher:
         reply = Reply.from_dict(json.loads(row.payload))
         await self.limiter.acquire()
         try:
-            sent = await self.transport.send(target, reply, row.idem_key)
+            sent = await self._already_sent(target, row) or await self.transport.send(target, reply, row.idem_key)
         except RateLimited as exc:
             self.stats["rate_limited"] += 1
             if exc.whole_platform:
@@ -364,6 +364,20 @@ class Dispatcher:
             self.limiter.channel_pause(row.channel, sent.rest)
         await delivery_repo.mark_sent(self.db, row.id, sent.message_id, sent.channel_id, iso_utc(self.clock.now()))
         self.stats["sent"] += 1
+
+    async def _already_sent(self, target: Target, row: Delivery) -> Sent | None:
+        """After a crash mid-send, asks a platform without idempotency keys whether the post arrived.
+
+        Only rows interrupted in flight are looked up (a history read is rate-limited hard on
+        Slack); a platform that deduplicates by itself (Discord's nonce) has no ``find``.
+        """
+        find = getattr(self.transport, "find", None)
+        if find is None or row.last_error != delivery_repo.INTERRUPTED:
+            return None
+        found = await find(target, row.idem_key, datetime.fromisoformat(row.created_at))
+        if found is not None:
+            log.warning("post %s had reached %s before the crash; not sending it again", row.idem_key, target.label)
+        return found
 
     async def _target_gone(self, target: Target, reason: str) -> None:
         log.warning("%s on %s is unreachable (%s); stopping its posts", target.label, target.platform, reason)

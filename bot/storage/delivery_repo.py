@@ -28,6 +28,12 @@ class Delivery:
     target_kind: str = "channel"
     message_id: str | None = None
     sent_channel: str | None = None
+    last_error: str | None = None
+    created_at: str = ""
+
+
+# last_error of a row that was in flight when the process stopped: it may or may not have arrived.
+INTERRUPTED = "interrupted while sending"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ def _delivery(r) -> Delivery:  # noqa: ANN001
     return Delivery(
         r["id"], r["idem_key"], r["platform"], r["workspace"], r["channel"], r["channel_name"], r["kind"],
         r["period"], r["part"], r["parts"], r["payload"], r["status"], r["attempts"],
-        r["target_kind"], r["message_id"], r["sent_channel"],
+        r["target_kind"], r["message_id"], r["sent_channel"], r["last_error"], r["created_at"],
     )
 
 
@@ -68,7 +74,8 @@ async def recover(db: Database, platform: str) -> int:
     """Rows left 'sending' by a crash go back to the queue; the resend carries the same key."""
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "UPDATE deliveries SET status = 'pending' WHERE platform = ? AND status = 'sending'", (platform,)
+            "UPDATE deliveries SET status = 'pending', last_error = ? WHERE platform = ? AND status = 'sending'",
+            (INTERRUPTED, platform),
         )
         return cur.rowcount
 

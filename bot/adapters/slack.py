@@ -1,0 +1,323 @@
+"""Slack: one root slash command, mentions, DMs and buttons through slack-bolt, answered by the core.
+
+Slash-command names are shared by every app in a workspace, so careerbot takes one root
+(``/careerbot`` by default) and the core's commands are its sub-commands, parsed by the same
+declarations as the console: ``/careerbot advice do i need a phd`` is the line
+``/advice do i need a phd``. Every request is acknowledged at once and answered through
+``respond()``; Slack's 3-second deadline never depends on the core.
+
+Two ways in: Socket Mode when an app-level token (``xapp-``) is set, the easy set-up for a
+club with no public server; otherwise Bolt's HTTP endpoint with request-signature checks.
+Posts the bot makes on its own (digests, DMs) go through the outbox and ``SlackTransport``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters import AdapterError
+from bot.app import App
+from bot.config import Config
+from bot.delivery import Limits, PermanentFailure, RateLimited, Sent, Target, TransientFailure
+from bot.frontend import Frontend
+from bot.models import Actor, Place, Reply, Role
+from bot.render.slack import render_messages
+from bot.text import clean_input
+
+log = logging.getLogger("careerbot.slack")
+
+RESPOND_USES = 5  # a response_url takes five messages in 30 minutes
+ROLE_TTL = 600.0  # seconds a workspace role read from users.info is trusted
+METADATA_EVENT = "careerbot_post"
+_MARKUP = re.compile(r"<[^<>]*>")
+_BOT_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
+
+# Errors after which no post to that channel or person will ever succeed.
+GONE = {
+    "channel_not_found": "the channel no longer exists",
+    "not_in_channel": "the bot is not a member of the channel (invite it with /invite @careerbot)",
+    "is_archived": "the channel is archived",
+    "account_inactive": "the account is deactivated",
+    "cannot_dm_bot": "that user is a bot and cannot be sent DMs",
+    "user_not_found": "the user no longer exists",
+    "user_disabled": "the user is deactivated",
+    "restricted_action": "the workspace does not let the bot post there",
+}
+
+
+def unescape(text: str) -> str:
+    """Slack escapes ``& < >`` in what people type; mention markup (real ``<…>``) is kept as is."""
+    out, last = [], 0
+    for m in _MARKUP.finditer(text):
+        out.append(html.unescape(text[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(html.unescape(text[last:]))
+    return "".join(out)
+
+
+class SlackFrontend(Frontend):
+    """Commands read ``/careerbot advice …``; channels and users arrive as Slack's escaped mentions."""
+
+    platform = "slack"
+
+    def __init__(self, command: str) -> None:
+        super().__init__(prefix=f"{command} ")
+
+    async def channel_name(self, place: Place, channel_id: str) -> str:
+        return ""  # Slack renders <#C…> itself; a look-up per command would cost an API call
+
+    async def can_post(self, place: Place, channel_id: str) -> bool | None:
+        return None  # not knowable without an API call; the outbox reports not_in_channel
+
+
+def limits() -> Limits:
+    """Sized so one queued part is one Slack message (50 blocks) whatever its cards hold."""
+    return Limits(
+        max_chars=6000, max_cards=4, rate=20.0, burst=5, channel_interval=1.0, max_text=2800,
+        max_buttons=25, card_body=2800, card_fields=10, field_name=200, field_value=1500, card_title=1000,
+    )
+
+
+@dataclass
+class _Role:
+    role: Role
+    at: float
+
+
+class SlackTransport:
+    """``chat.postMessage`` for the outbox; our idempotency key rides in message metadata.
+
+    Slack has no idempotency key of its own, so a row found ``sending`` after a crash is
+    looked up in the channel's recent history by that key before it is sent again.
+    """
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.limits = limits()
+        self._dm_channels: dict[str, str] = {}
+
+    async def send(self, target: Target, reply: Reply, key: str) -> Sent:
+        channel = await self._channel(target)
+        sent: Sent | None = None
+        for payload in render_messages(reply):
+            response = await self._call(
+                "chat_postMessage", channel=channel, text=payload["text"], blocks=payload["blocks"],
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+                unfurl_links=False, unfurl_media=False,
+            )
+            sent = sent or Sent(str(response.get("ts", "")), str(response.get("channel", channel)))
+        assert sent is not None
+        return sent
+
+    async def find(self, target: Target, key: str, since: datetime) -> Sent | None:
+        """A post with our key sent since ``since``: what a crash may have left unrecorded."""
+        channel = await self._channel(target)
+        response = await self._call(
+            "conversations_history", channel=channel, oldest=f"{(since - timedelta(minutes=1)).timestamp():.6f}",
+            include_all_metadata=True, limit=15,
+        )
+        for message in response.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return Sent(str(message.get("ts", "")), channel)
+        return None
+
+    async def edit(self, channel: str, message_id: str, reply: Reply) -> None:
+        payload = render_messages(reply)[0]
+        await self._call("chat_update", channel=channel, ts=message_id, text=payload["text"], blocks=payload["blocks"])
+
+    async def _channel(self, target: Target) -> str:
+        if not target.is_user:
+            return target.channel
+        cached = self._dm_channels.get(target.channel)
+        if cached is None:
+            response = await self._call("conversations_open", users=target.channel)
+            cached = self._dm_channels[target.channel] = str((response.get("channel") or {}).get("id", ""))
+        return cached
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if hasattr(exc.response, "get") else ""
+            if status == 429 or error == "ratelimited":
+                retry = exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", "1"))
+                raise RateLimited(float(retry) if str(retry).isdigit() else 1.0) from None
+            if error in GONE:
+                raise PermanentFailure(f"{GONE[error]} (Slack: {error})") from None
+            if error in ("invalid_blocks", "msg_too_long", "no_text", "invalid_metadata_format", "invalid_arguments"):
+                raise PermanentFailure(f"Slack rejected the message ({error})", target_gone=False) from None
+            raise TransientFailure(f"Slack answered {status}: {error or exc}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from None
+
+    async def aclose(self) -> None:
+        session = getattr(self.client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
+
+
+class SlackAdapter:
+    def __init__(self, app: App, config: Config, *, client: AsyncWebClient | None = None) -> None:
+        if not config.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN is not set")
+        self.app = app
+        self.config = config
+        self.socket_mode = bool(config.slack_app_token)
+        self.client = client or AsyncWebClient(token=config.slack_bot_token.reveal(), base_url=config.slack_api_base)
+        signing = config.slack_signing_secret.reveal() if config.slack_signing_secret else None
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=signing,
+            # Socket Mode needs no signature (the socket is authenticated); HTTP mode always checks it.
+            request_verification_enabled=not self.socket_mode,
+            logger=logging.getLogger("careerbot.slack.bolt"),
+        )
+        self.bolt.command(config.slack_command)(self._on_command)
+        self.bolt.event("app_mention")(self._on_mention)
+        self.bolt.event("message")(self._on_message)
+        self.bolt.action(re.compile(r"^cb1:"))(self._on_action)
+        self.bolt.action(re.compile(r"^link:"))(self._on_link)
+        app.add_frontend(SlackFrontend(config.slack_command))
+        self.transport = SlackTransport(self.client)
+        if "slack" not in app.outbox.dispatchers:
+            app.outbox.add_transport(self.transport)
+        self._roles: dict[str, _Role] = {}
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.url = ""  # the HTTP endpoint, once listening
+
+    # -- life --------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            if self.socket_mode:
+                assert self.config.slack_app_token is not None
+                self._socket = AsyncSocketModeHandler(self.bolt, self.config.slack_app_token.reveal(), web_client=self.client)
+                await self._socket.connect_async()
+                log.info("connected to Slack over Socket Mode")
+            else:
+                self._runner = web.AppRunner(self.bolt.web_app(path="/slack/events"))
+                await self._runner.setup()
+                site = web.TCPSite(self._runner, self.config.slack_host, self.config.slack_port)
+                await site.start()
+                host, port = self._runner.addresses[0][:2]
+                self.url = f"http://{host}:{port}/slack/events"
+                log.info("listening for Slack at %s", self.url)
+        except SlackApiError as exc:
+            raise AdapterError(f"Slack refused to connect: {exc.response.get('error', exc)}") from None
+        except OSError as exc:
+            raise AdapterError(
+                f"cannot listen on {self.config.slack_host}:{self.config.slack_port} for Slack: {exc.strerror or exc}"
+            ) from None
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- who and where ------------------------------------------------------------------------------
+    async def actor(self, user_id: str, name: str = "") -> Actor:
+        """Workspace owners and admins from ``users.info``, cached for ten minutes."""
+        cached = self._roles.get(user_id)
+        if cached is None or time.monotonic() - cached.at > ROLE_TTL:
+            role = Role.MEMBER
+            try:
+                info = (await self.client.users_info(user=user_id)).get("user") or {}
+                role = Role.OWNER if info.get("is_owner") else Role.ADMIN if info.get("is_admin") else Role.MEMBER
+                name = name or info.get("name", "")
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("users.info for %s failed (%s); treating them as a member", user_id, exc)
+                if cached is not None:
+                    role = cached.role
+            cached = self._roles[user_id] = _Role(role, time.monotonic())
+        return Actor(f"slack:{user_id}", name or user_id, cached.role)
+
+    @staticmethod
+    def place(team: str, channel: str, channel_name: str = "") -> Place:
+        is_dm = channel.startswith("D") or channel_name == "directmessage"
+        return Place("slack", None if is_dm else team, channel, "" if is_dm else channel_name, is_dm=is_dm)
+
+    @staticmethod
+    def line(text: str) -> str:
+        """``advice do i need a phd`` → ``/advice do i need a phd``; nothing at all → ``/help``."""
+        text = clean_input(unescape(text or ""))
+        if not text:
+            return "/help"
+        return text if text.startswith("/") else f"/{text}"
+
+    # -- listeners ------------------------------------------------------------------------------------
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await ack()
+        actor = await self.actor(command.get("user_id", ""), command.get("user_name", ""))
+        place = self.place(command.get("team_id", ""), command.get("channel_id", ""), command.get("channel_name", ""))
+        reply = await self.app.handle(actor, place, self.line(command.get("text", "")))
+        await self._respond(respond, reply, actor, place)
+
+    async def _on_action(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        user = body.get("user") or {}
+        actor = await self.actor(user.get("id", ""), user.get("username", ""))
+        channel = body.get("channel") or {}
+        place = self.place((body.get("team") or {}).get("id", ""), channel.get("id", ""), channel.get("name", ""))
+        reply = await self.app.click(actor, place, str(action.get("action_id", "")))
+        await self._respond(respond, reply, actor, place)
+
+    async def _on_link(self, ack: Any) -> None:
+        await ack()  # Slack reports link-button clicks too; the browser already opened the link
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._conversation(event, body, _BOT_MENTION.sub("", event.get("text", ""), count=1))
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # only people writing to the bot directly; channel chatter is not for us
+        await self._conversation(event, body, event.get("text", ""))
+
+    async def _conversation(self, event: dict[str, Any], body: dict[str, Any], text: str) -> None:
+        actor = await self.actor(event.get("user", ""))
+        place = self.place(body.get("team_id", "") or event.get("team", ""), event.get("channel", ""))
+        reply = await self.app.handle(actor, place, self.line(text))
+        thread = event.get("thread_ts") or (None if place.is_dm else event.get("ts"))
+        for message in reply.messages():
+            for payload in render_messages(message):
+                if message.ephemeral and not place.is_dm:
+                    await self.client.chat_postEphemeral(
+                        channel=place.channel_id, user=actor.local_id, thread_ts=thread, **payload
+                    )
+                else:
+                    await self.client.chat_postMessage(
+                        channel=place.channel_id, thread_ts=thread, unfurl_links=False, **payload
+                    )
+
+    async def _respond(self, respond: Any, reply: Reply, actor: Actor, place: Place) -> None:
+        """Through ``response_url`` while it has uses left, then the Web API."""
+        uses = 0
+        for message in reply.messages():
+            for payload in render_messages(message):
+                private = message.ephemeral
+                if uses < RESPOND_USES:
+                    await respond(response_type="ephemeral" if private else "in_channel", replace_original=False, **payload)
+                    uses += 1
+                elif private:
+                    await self.client.chat_postEphemeral(channel=place.channel_id, user=actor.local_id, **payload)
+                else:
+                    await self.client.chat_postMessage(channel=place.channel_id, unfurl_links=False, **payload)

@@ -117,8 +117,8 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         raise ConfigError(f"SLACK_COMMAND={command[:40]!r} must be a slash command such as /careerbot (lowercase, at most 32 characters).")
 
     port_raw = values.get("CAREERBOT_SLACK_PORT", "").strip() or "3000"
-    if not port_raw.isdigit() or not 1 <= int(port_raw) <= 65535:
-        raise ConfigError(f"CAREERBOT_SLACK_PORT={port_raw[:20]!r} must be a port number from 1 to 65535.")
+    if not port_raw.isdigit() or not 0 <= int(port_raw) <= 65535:
+        raise ConfigError(f"CAREERBOT_SLACK_PORT={port_raw[:20]!r} must be a port number from 1 to 65535 (0: any free port).")
     host = values.get("CAREERBOT_SLACK_HOST", "").strip() or "0.0.0.0"
     if any(ch.isspace() for ch in host) or "/" in host:
         raise ConfigError(f"CAREERBOT_SLACK_HOST={host[:40]!r} must be a host name or an IP address.")

@@ -107,3 +107,26 @@ async def test_bad_settings_stop_start_up_naming_the_variable(tmp_path: Path, en
     process = await start_serve(tmp_path, env)
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2 and message in err.decode()
+
+
+async def test_serve_answers_discord(tmp_path: Path):
+    from tests.fakes.fake_discord import GUILD_ID, FakeDiscord, opt, sub, token_for
+
+    fake = FakeDiscord(token=token_for())
+    await fake.start()
+    try:
+        process = await start_serve(tmp_path, {
+            "DISCORD_TOKEN": fake.token, "DISCORD_API_BASE": fake.base_url, "DISCORD_GATEWAY_URL": fake.gateway_url,
+            "DISCORD_GUILD_IDS": GUILD_ID,
+        })
+        try:
+            await fake.wait_synced(1, timeout=20)
+            sent = await fake.send_interaction("advice", [sub("ask", opt("question", "do i need a phd"))], user="max")
+            [answer] = await sent.wait(1, timeout=10)
+            assert "PhD" in str(answer.data)
+        finally:
+            code, err = await stop(process)
+        assert code == 0, err
+        assert fake.token not in err
+    finally:
+        await fake.stop()

@@ -237,6 +237,9 @@ def _view(components: list[dict[str, Any]]) -> discord.ui.View | None:
                 view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=c["label"], url=c["url"], row=row))
             else:
                 view.add_item(discord.ui.Button(style=discord.ButtonStyle(c["style"]), label=c["label"], custom_id=c["custom_id"], row=row))
+    # A finished view is sent but never stored: clicks come back through on_interaction as
+    # data (the button's command), so discord.py need not keep a callback per message.
+    view.stop()
     return view
 
 
@@ -392,20 +395,30 @@ class DiscordAdapter:
         )
 
     async def _answer(self, interaction: discord.Interaction, cmd: Command | None, run: Awaitable[Reply]) -> None:
-        """Answers within Discord's 3 s: directly when the core is quick, else defer and follow up."""
+        """Answers within Discord's 3 s: directly when the core is quick, else defer and follow up.
+
+        A command declared ``slow`` is deferred before it runs; any other gets a timer that
+        defers only if the core has not answered within ``slow_after`` seconds, so the common
+        case costs no extra task or request.
+        """
         private = bool(cmd and cmd.ephemeral)
-        task = asyncio.ensure_future(run)
-        deferred = False
+        deferring: list[asyncio.Future[Any]] = []
+        timer = None
         if cmd is not None and cmd.slow:
             await interaction.response.defer(ephemeral=private, thinking=True)
-            deferred = True
         else:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), self.slow_after)
-            except asyncio.TimeoutError:
-                await interaction.response.defer(ephemeral=private, thinking=True)
-                deferred = True
-        reply = await task
+            timer = asyncio.get_running_loop().call_later(
+                self.slow_after,
+                lambda: deferring.append(asyncio.ensure_future(interaction.response.defer(ephemeral=private, thinking=True))),
+            )
+        try:
+            reply = await run
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if deferring:
+            await deferring[0]
+        deferred = interaction.response.is_done()
         first = True
         for message in reply.messages():
             for payload in render_messages(message):
@@ -416,5 +429,3 @@ class DiscordAdapter:
                 else:
                     await interaction.followup.send(ephemeral=ephemeral, **kwargs)
                 first = False
-                if "view" in kwargs:
-                    kwargs["view"].stop()  # clicks come back through on_interaction, not a stored view

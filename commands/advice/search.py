@@ -317,6 +317,12 @@ class AdviceIndex:
                 for d in _deletes(term):
                     self._deletion_index[d].add(term)
         self._typo_cache: dict[str, str | None] = {}
+        # term -> {doc: BM25F score}: the index is fixed once built, so every score is computed
+        # here once and a search touches only the documents that contain its terms.
+        self.postings: dict[str, dict[int, float]] = defaultdict(dict)
+        for doc, terms in enumerate(self.doc_terms):
+            for term in terms:
+                self.postings[term][doc] = self._bm25f(doc, term)
 
     # -- query analysis ------------------------------------------------------------------
     def _correct(self, stem: str) -> str | None:
@@ -387,26 +393,28 @@ class AdviceIndex:
                     if f"{ta}_{tb}" in self.idf:
                         bigrams.append(f"{ta}_{tb}")
         total_weight = sum(c.weight for c in concepts)
+        score: dict[int, float] = defaultdict(float)
+        covered: dict[int, float] = defaultdict(float)
+        for c in concepts:
+            best: dict[int, float] = {}
+            for t, w in c.alternatives.items():
+                for doc, value in self.postings.get(t, {}).items():
+                    if w * value > best.get(doc, 0.0):
+                        best[doc] = w * value
+            for doc, value in best.items():
+                score[doc] += value
+                covered[doc] += c.weight * (TYPO_WEIGHT if c.corrected else 1.0)
+        for bg in bigrams:
+            for doc, value in self.postings.get(bg, {}).items():
+                score[doc] += 0.5 * value
         scored: list[Match] = []
-        for doc, entry in enumerate(self.entries):
-            if entry.workspace_id not in (None, workspace_id):
-                continue
-            terms = self.doc_terms[doc]
-            score = 0.0
-            covered = 0.0
-            for c in concepts:
-                best = max((w * self._bm25f(doc, t) for t, w in c.alternatives.items() if t in terms), default=0.0)
-                if best:
-                    score += best
-                    covered += c.weight * (TYPO_WEIGHT if c.corrected else 1.0)
-            for bg in bigrams:
-                if bg in terms:
-                    score += 0.5 * self._bm25f(doc, bg)
-            if score > 0:
-                confidence = covered / total_weight
+        for doc, total in score.items():
+            entry = self.entries[doc]
+            if total > 0 and entry.workspace_id in (None, workspace_id):
+                confidence = covered[doc] / total_weight
                 # Rank by relevance weighted by coverage, so two generic words ("ml
                 # internship") matched many times cannot outrank the one rare word asked about.
-                scored.append(Match(entry, score * confidence**COVERAGE_POWER, confidence))
+                scored.append(Match(entry, total * confidence**COVERAGE_POWER, confidence))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
         about_careers = any(c.word in CAREER_WORDS for c in concepts)
         bar = MIN_CONFIDENCE_CAREER if about_careers else MIN_CONFIDENCE

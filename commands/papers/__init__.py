@@ -152,6 +152,10 @@ async def local_day(app: "App", place: Place, moment: datetime) -> str:
 async def todays_pick(app: "App", place: Place, moment: datetime) -> tuple[StoredPaper, str] | None:
     """The channel's paper for its local day, chosen once and then the same for everyone."""
     day = await local_day(app, place, moment)
+    memo = service(app).picks
+    remembered = memo.get((place.workspace_key, place.channel_id, day))
+    if remembered is not None:
+        return remembered
     existing = await papers_repo.pick_for(app.db, place.workspace_key, place.channel_id, day)
     if existing is None:
         categories = await app.settings.get(place, "paper_categories")
@@ -168,7 +172,12 @@ async def todays_pick(app: "App", place: Place, moment: datetime) -> tuple[Store
         existing = await papers_repo.pick_for(app.db, place.workspace_key, place.channel_id, day)
         assert existing is not None
     paper = await papers_repo.get(app.db, existing[0])
-    return (paper, existing[1]) if paper else None
+    if paper is None:
+        return None
+    if len(memo) > 10_000:
+        memo.clear()
+    memo[(place.workspace_key, place.channel_id, day)] = (paper, existing[1])
+    return paper, existing[1]
 
 
 class PapersProvider:

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -68,6 +68,9 @@ class PapersService:
         # Sources down right now, kept in memory so a moderator's command costs no query
         # when all is well (filled from the database at start-up).
         self.unhealthy: set[str] = set()
+        # The day's pick per (workspace, channel, local day): fixed once chosen, so every
+        # later /paper today that day is answered from memory, without a query.
+        self.picks: dict[tuple[str, str, str], tuple[Any, str]] = {}
 
     # -- URLs ------------------------------------------------------------------------------
     def rss_url(self, categories: list[str]) -> str:

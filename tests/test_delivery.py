@@ -348,3 +348,20 @@ async def test_a_user_who_blocks_dms_fails_only_their_posts_and_no_moderator_is_
 
 async def _record(heard: list, problem) -> None:  # noqa: ANN001
     heard.append(problem)
+
+
+async def test_posts_are_paced_by_the_route_bucket_before_any_429(db_path: Path) -> None:
+    """Discord says in X-RateLimit-* headers when a channel's bucket is empty; the next post waits for it."""
+    server = FakeDiscord(channels={"100"}, channel_bucket=(2, 0.4))
+    await server.start()
+    app = await create_app(db_path, clock=frozen_clock(START))
+    try:
+        app.outbox.add_transport(DiscordRestTransport("test-token", base_url=server.base_url), concurrency=1)  # real time
+        for n in range(5):
+            await app.outbox.post(Target("discord", "discord:g1", "100", "general"), "alert", f"p{n}", Reply(text=f"post {n}"))
+        await app.outbox.drain()
+        assert [m["content"] for m in server.in_channel("100")] == [f"post {n}" for n in range(5)]
+        assert server.rate_limited == 0  # paced from the headers, never told off
+    finally:
+        await app.close()
+        await server.stop()

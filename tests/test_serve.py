@@ -130,3 +130,35 @@ async def test_serve_answers_discord(tmp_path: Path):
         assert fake.token not in err
     finally:
         await fake.stop()
+
+
+async def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "CAREERBOT_"))}
+    clean.update(env, CAREERBOT_DB=str(tmp_path / "cli.db"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=tmp_path, env=clean,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_discord_invite_and_sync_commands(tmp_path: Path):
+    from tests.fakes.fake_discord import APP_ID, GUILD_ID, FakeDiscord, token_for
+
+    code, out, _ = await run_cli(tmp_path, {"DISCORD_TOKEN": token_for()}, "discord", "invite")
+    assert code == 0 and f"client_id={APP_ID}" in out and "scope=bot+applications.commands" in out
+    fake = FakeDiscord(token=token_for())
+    await fake.start()
+    try:
+        env = {"DISCORD_TOKEN": fake.token, "DISCORD_API_BASE": fake.base_url, "DISCORD_GATEWAY_URL": fake.gateway_url}
+        code, out, err = await run_cli(tmp_path, env, "discord", "sync", "--guild", GUILD_ID)
+        assert code == 0, err
+        assert f"server {GUILD_ID}" in out and fake.syncs == 1
+        assert {c["name"] for c in fake.commands[GUILD_ID]} >= {"advice", "paper", "digest"}
+        code, _, err = await run_cli(tmp_path, {**env, "DISCORD_TOKEN": token_for() + "x"}, "discord", "sync")
+        assert code == 2 and "could not log in to Discord" in err and "Traceback" not in err
+    finally:
+        await fake.stop()
+    code, _, err = await run_cli(tmp_path, {}, "discord", "invite")
+    assert code == 2 and "DISCORD_TOKEN is not set" in err

@@ -391,6 +391,9 @@ class FakeDiscord:
     forbidden: set[str] = field(default_factory=set)
     fail_next: dict[str, list[int]] = field(default_factory=dict)  # channel -> statuses to answer first
     drop_ack: set[str] = field(default_factory=set)  # channels whose next message is stored, then the connection dropped
+    # A per-channel route bucket (limit, seconds), announced in X-RateLimit-* headers on every
+    # create-message answer as Discord does; None: no per-route limit.
+    channel_bucket: tuple[int, float] | None = None
     blocks_dms: set[str] = field(default_factory=set)  # users who do not accept DMs from the bot
     unknown_users: set[str] = field(default_factory=set)
     # -- the application, its guilds, the gateway and interactions --
@@ -413,6 +416,7 @@ class FakeDiscord:
         self.deduplicated = 0
         self._recent: deque[float] = deque()
         self._by_nonce: dict[tuple[str, str], dict[str, Any]] = {}
+        self._route_hits: dict[str, list[float]] = {}  # channel -> create-message times (channel_bucket)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.gateway_url = ""
@@ -806,6 +810,13 @@ class FakeDiscord:
                 return _error(403, 50001, "Missing Access")
             if not perms & SEND_MESSAGES:
                 return _error(403, 50013, "Missing Permissions")
+        bucket = self._bucket(channel)
+        if bucket is not None and bucket["X-RateLimit-Remaining"] == "-1":
+            self.rate_limited += 1
+            return _json(
+                {"message": "You are being rate limited.", "retry_after": float(bucket["X-RateLimit-Reset-After"]), "global": False},
+                status=429, headers={**bucket, "X-RateLimit-Remaining": "0", "Retry-After": "1", "Via": "1.1 google"},
+            )
         queued = self.fail_next.get(channel)
         if queued:
             status = queued.pop(0)
@@ -840,7 +851,22 @@ class FakeDiscord:
             assert request.transport is not None
             request.transport.abort()  # the message exists, but the sender never hears so
             raise web.HTTPInternalServerError()
-        return _json(message)
+        return _json(message, headers=bucket)
+
+    def _bucket(self, channel: str) -> dict[str, str] | None:
+        """Takes one request from the channel's bucket; Remaining "-1" means it was already empty."""
+        if self.channel_bucket is None:
+            return None
+        limit, per = self.channel_bucket
+        now = time.monotonic()
+        recent = [t for t in self._route_hits.get(channel, []) if t > now - per]
+        remaining = limit - len(recent) - 1
+        if remaining >= 0:
+            recent.append(now)
+        self._route_hits[channel] = recent
+        reset_after = max(0.001, recent[0] + per - now) if recent else per
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(-1, remaining)),
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}", "X-RateLimit-Bucket": f"chan-{channel}"}
 
     def _find_message(self, channel: str, message_id: str) -> dict[str, Any] | None:
         return next((m for m in self.messages if m["id"] == message_id and m["channel_id"] == channel), None)

@@ -27,7 +27,8 @@ log = logging.getLogger("careerbot.registry")
 
 MAX_LINE = 4000
 Handler = Callable[..., Awaitable[Reply]]
-Completer = Callable[[Context, str], Awaitable[list[str]]]
+# Suggestions for what is being typed: a value, or (what to show, the value) when they differ.
+Completer = Callable[[Context, str], Awaitable[list[str] | list[tuple[str, str]]]]
 # A gate may refuse a command in a place (e.g. a feature a moderator turned off there).
 Gate = Callable[[Context, "Command"], Awaitable[str | None]]
 

@@ -192,6 +192,16 @@ async def _next_line(ctx: Context, d: Digest) -> str:
     return f"next {_when(job.due_at, zone, settings)} ({zone.key})"
 
 
+async def _complete_digest(ctx: Context, prefix: str) -> list[tuple[str, str]]:
+    """This server's digests as "#2 · tips · daily 09:00 · #news", matched on any of that."""
+    out = []
+    for d in await digest_repo.in_workspace(ctx.db, ctx.place.workspace_key):
+        label = f"#{d.id} · {', '.join(d.contents)} · {d.schedule} · #{d.channel_name or d.channel}"
+        if prefix.strip().lower().lstrip("#") in label.lower():
+            out.append((label[:100], str(d.id)))
+    return out[:25]
+
+
 def register(registry: Registry) -> None:
     digest = registry.group("digest", "Scheduled digests posted to a channel.", min_role=Role.MODERATOR, dm_ok=False)
 
@@ -257,7 +267,8 @@ def register(registry: Registry) -> None:
         ]
         return Reply(cards=[Card(title="Digests", body="\n".join(lines), buttons=buttons)])
 
-    id_arg = Arg("id", "the digest number from the digest list", kind="int", min_value=1, max_value=10**9)
+    id_arg = Arg("id", "the digest number from the digest list", kind="int", min_value=1, max_value=10**9,
+                 complete=_complete_digest)
 
     @digest.command("remove", "Delete a digest; nothing more is posted for it.", args=[id_arg])
     async def remove(ctx: Context, id: int) -> Reply:  # noqa: A002

@@ -138,6 +138,13 @@ async def test_autocomplete_answers_from_the_core(fake, bot):
     assert "myths-phd-required" in names and len(names) <= 25
 
 
+async def test_autocomplete_offers_this_servers_digests_as_numbers(fake, bot):
+    await ask(fake, "digest", [sub("add", opt("contents", "tips"), opt("schedule", "daily 09:00"))], user="mia")
+    sent = await fake.send_autocomplete("digest", [sub("remove", opt("id", ""))], focused="id", user="mia")
+    [result] = await sent.wait(1)
+    assert result.data["choices"] == [{"name": "#1 · tips · daily 09:00 · #general", "value": 1}]
+
+
 async def test_a_slow_command_is_deferred_then_followed_up(fake, bot):
     sent = await fake.send_interaction("paper", [sub("search", opt("query", "retrieval augmented generation"))], user="max")
     deferred, followup = await sent.wait(2, timeout=10)

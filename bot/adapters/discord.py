@@ -379,20 +379,27 @@ class DiscordAdapter:
         cmd = self.app.registry.resolve(path)
         focused = next((o for o in options if o.get("focused")), None)
         arg = next((a for a in cmd.args if focused and a.name == focused.get("name")), None) if cmd else None
-        choices: list[str] = []
+        found: list[Any] = []
         if arg is not None:
             typed = str(focused.get("value", "")) if focused else ""
             if arg.complete is not None:
                 ctx = await self.app.context(actor_of(interaction), place_of(interaction))
                 try:
-                    choices = await asyncio.wait_for(arg.complete(ctx, typed), AUTOCOMPLETE_BUDGET)
+                    found = list(await asyncio.wait_for(arg.complete(ctx, typed), AUTOCOMPLETE_BUDGET))
                 except asyncio.TimeoutError:
-                    choices = []
+                    found = []
             elif arg.choices:
-                choices = [c for c in arg.choices if typed.lower() in c.lower()]
-        await interaction.response.autocomplete(
-            [app_commands.Choice(name=c[:100], value=c[:100]) for c in choices[:25]]
-        )
+                found = [c for c in arg.choices if typed.lower() in c.lower()]
+        choices = []
+        for item in found[:25]:
+            label, value = item if isinstance(item, tuple) else (item, item)
+            if arg is not None and arg.kind in ("int", "number"):
+                try:
+                    value = int(value) if arg.kind == "int" else float(value)
+                except ValueError:
+                    continue  # Discord takes only numbers for a number option
+            choices.append(app_commands.Choice(name=str(label)[:100], value=value if not isinstance(value, str) else value[:100]))
+        await interaction.response.autocomplete(choices)
 
     async def _answer(self, interaction: discord.Interaction, cmd: Command | None, run: Awaitable[Reply]) -> None:
         """Answers within Discord's 3 s: directly when the core is quick, else defer and follow up.

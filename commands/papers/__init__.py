@@ -346,7 +346,14 @@ def register(registry: Registry) -> None:
         result = await _change(ctx, "paper_categories", wanted)
         return Reply(text=f"{ctx.place.label} now follows {result}. New papers arrive with the next refresh; {ctx.cmd('paper today')} picks from them.")
 
-    @papers.command("unfollow", "Stop following arXiv categories in this channel.", args=[Arg("categories", "arXiv categories", rest=True, max_len=300)])
+    async def _complete_followed(ctx: Context, prefix: str) -> list[str]:
+        followed = await ctx.app.settings.get(ctx.place, "paper_categories")
+        return [c for c in followed if c.lower().startswith(prefix.strip().lower())][:25]
+
+    @papers.command(
+        "unfollow", "Stop following arXiv categories in this channel.",
+        args=[Arg("categories", "arXiv categories", rest=True, max_len=300, complete=_complete_followed)],
+    )
     async def unfollow(ctx: Context, categories: str) -> Reply:
         current = list(await ctx.app.settings.get(ctx.place, "paper_categories"))
         drop = _categories(categories)

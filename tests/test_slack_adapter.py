@@ -127,6 +127,18 @@ async def test_moderators_by_mention_and_ephemeral_errors(fake, bot):
     assert error["response_type"] == "ephemeral" and "not something a digest can contain" in shown(error)
 
 
+async def test_a_user_group_in_mod_roles_makes_moderators(fake, bot):
+    fake.usergroups["S0MENTORS"] = {"handle": "mentors", "users": ["U8"]}
+    [refused] = await command(fake, bot, "config show", user="U8")
+    assert "is for moderators" in shown(refused)
+    assert not fake.calls("usergroups.list")  # not read until a workspace uses mod_roles
+    await command(fake, bot, "config set mod_roles <!subteam^S0MENTORS|@mentors>", user=ADMIN)
+    [allowed] = await command(fake, bot, "config show", user="U8")
+    assert "timezone = UTC" in shown(allowed)
+    [still_member] = await command(fake, bot, "config show", user="U7")
+    assert "is for moderators" in shown(still_member)
+
+
 async def test_a_button_click_runs_as_the_clicker(fake, bot):
     await command(fake, bot, "digest add tips daily 09:00", user=ADMIN)
     [listed] = await command(fake, bot, "digest list")

@@ -200,6 +200,7 @@ class SlackAdapter:
         if "slack" not in app.outbox.dispatchers:
             app.outbox.add_transport(self.transport)
         self._roles: dict[str, _Role] = {}
+        self._group_cache: tuple[float, dict[str, set[str]]] | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.url = ""  # the HTTP endpoint, once listening
@@ -234,8 +235,9 @@ class SlackAdapter:
             await self._runner.cleanup()
 
     # -- who and where ------------------------------------------------------------------------------
-    async def actor(self, user_id: str, name: str = "") -> Actor:
-        """Workspace owners and admins from ``users.info``, cached for ten minutes."""
+    async def actor(self, user_id: str, name: str = "", team: str = "") -> Actor:
+        """Workspace owners and admins from ``users.info``, cached for ten minutes; user groups
+        (for ``mod_roles``) from ``usergroups.list``, read only where ``mod_roles`` is set."""
         cached = self._roles.get(user_id)
         if cached is None or time.monotonic() - cached.at > ROLE_TTL:
             role = Role.MEMBER
@@ -248,7 +250,22 @@ class SlackAdapter:
                 if cached is not None:
                     role = cached.role
             cached = self._roles[user_id] = _Role(role, time.monotonic())
-        return Actor(f"slack:{user_id}", name or user_id, cached.role)
+        groups: tuple[str, ...] = ()
+        if team and await self.app.settings.workspace_uses(f"slack:{team}", "mod_roles"):
+            groups = tuple(g for g, members in (await self._groups()).items() if user_id in members)
+        return Actor(f"slack:{user_id}", name or user_id, cached.role, groups)
+
+    async def _groups(self) -> dict[str, set[str]]:
+        """User group id -> members, cached like roles (a group's membership changes rarely)."""
+        if self._group_cache is None or time.monotonic() - self._group_cache[0] > ROLE_TTL:
+            try:
+                response = await self.client.usergroups_list(include_users=True)
+                groups = {g["id"]: set(g.get("users") or []) for g in response.get("usergroups", [])}
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("usergroups.list failed (%s); user groups in mod_roles are not applied", exc)
+                groups = self._group_cache[1] if self._group_cache else {}
+            self._group_cache = (time.monotonic(), groups)
+        return self._group_cache[1]
 
     @staticmethod
     def place(team: str, channel: str, channel_name: str = "") -> Place:
@@ -266,7 +283,7 @@ class SlackAdapter:
     # -- listeners ------------------------------------------------------------------------------------
     async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()
-        actor = await self.actor(command.get("user_id", ""), command.get("user_name", ""))
+        actor = await self.actor(command.get("user_id", ""), command.get("user_name", ""), command.get("team_id", ""))
         place = self.place(command.get("team_id", ""), command.get("channel_id", ""), command.get("channel_name", ""))
         reply = await self.app.handle(actor, place, self.line(command.get("text", "")))
         await self._respond(respond, reply, actor, place)
@@ -275,7 +292,7 @@ class SlackAdapter:
         await ack()
         action = (body.get("actions") or [{}])[0]
         user = body.get("user") or {}
-        actor = await self.actor(user.get("id", ""), user.get("username", ""))
+        actor = await self.actor(user.get("id", ""), user.get("username", ""), (body.get("team") or {}).get("id", ""))
         channel = body.get("channel") or {}
         place = self.place((body.get("team") or {}).get("id", ""), channel.get("id", ""), channel.get("name", ""))
         reply = await self.app.click(actor, place, str(action.get("action_id", "")))
@@ -293,8 +310,9 @@ class SlackAdapter:
         await self._conversation(event, body, event.get("text", ""))
 
     async def _conversation(self, event: dict[str, Any], body: dict[str, Any], text: str) -> None:
-        actor = await self.actor(event.get("user", ""))
-        place = self.place(body.get("team_id", "") or event.get("team", ""), event.get("channel", ""))
+        team = body.get("team_id", "") or event.get("team", "")
+        actor = await self.actor(event.get("user", ""), team=team)
+        place = self.place(team, event.get("channel", ""))
         reply = await self.app.handle(actor, place, self.line(text))
         thread = event.get("thread_ts") or (None if place.is_dm else event.get("ts"))
         for message in reply.messages():

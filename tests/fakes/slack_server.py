@@ -234,6 +234,7 @@ class FakeSlack:
     inactive_error: str = "account_inactive"  # the error DMs to inactive users get
     bot_users: set[str] = field(default_factory=set)  # other bots: conversations.open -> cannot_dm_bot
     rate_limit_next: dict[str, int | list[int]] = field(default_factory=dict)  # method -> Retry-After secs
+    usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)  # S id -> {"handle", "users": [...]}
     max_text: int = 40_000
     max_blocks: int = 50
     block_types: frozenset[str] = DEFAULT_BLOCK_TYPES
@@ -648,6 +649,18 @@ class FakeSlack:
         info.setdefault("tz_label", info["tz"])
         info.setdefault("profile", {"real_name": info["real_name"], "display_name": info["name"]})
         return {"ok": True, "user": info}
+
+    def _m_usergroups_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        """User groups (needs usergroups:read); members only with include_users, as Slack does."""
+        with_users = _truthy(p.get("include_users"))
+        groups = []
+        for gid, group in self.usergroups.items():
+            entry = {"id": gid, "team_id": self.team_id, "handle": group.get("handle", gid.lower()),
+                     "name": group.get("name", gid), "date_delete": 0, "user_count": len(group.get("users", []))}
+            if with_users:
+                entry["users"] = list(group.get("users", []))
+            groups.append(entry)
+        return {"ok": True, "usergroups": groups}
 
     def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         ticket = uuid.uuid4().hex

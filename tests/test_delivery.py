@@ -6,7 +6,6 @@ monotonic clock, so a 2.5 s retry_after costs no real time.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -352,16 +351,19 @@ async def _record(heard: list, problem) -> None:  # noqa: ANN001
 
 async def test_posts_are_paced_by_the_route_bucket_before_any_429(db_path: Path) -> None:
     """Discord says in X-RateLimit-* headers when a channel's bucket is empty; the next post waits for it."""
-    server = FakeDiscord(channels={"100"}, channel_bucket=(2, 0.4))
+    ticks = FakeTime()
+    server = FakeDiscord(channels={"100"}, channel_bucket=(2, 0.4), clock=ticks.monotonic)  # one clock for both sides
     await server.start()
     app = await create_app(db_path, clock=frozen_clock(START))
     try:
-        app.outbox.add_transport(DiscordRestTransport("test-token", base_url=server.base_url), concurrency=1)  # real time
+        transport = DiscordRestTransport("test-token", base_url=server.base_url)
+        app.outbox.add_transport(transport, RateLimiter(transport.limits, ticks.monotonic, ticks.sleep), concurrency=1)
         for n in range(5):
             await app.outbox.post(Target("discord", "discord:g1", "100", "general"), "alert", f"p{n}", Reply(text=f"post {n}"))
         await app.outbox.drain()
         assert [m["content"] for m in server.in_channel("100")] == [f"post {n}" for n in range(5)]
         assert server.rate_limited == 0  # paced from the headers, never told off
+        assert ticks.now - 1000.0 == pytest.approx(0.8, abs=0.01)  # two waits for the bucket to refill, in fake time
     finally:
         await app.close()
         await server.stop()

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.console import ConsoleSession
-from bot.app import App
 from bot.clock import frozen_clock
 from bot.models import Card, Place, Role
 from bot.providers import Period, Section

@@ -29,6 +29,7 @@ from tests.fakes.fake_discord import (
     token_for,
     validate_commands,
 )
+from tests.fakes.fake_time import FakeTime
 
 
 class Bot:
@@ -45,6 +46,7 @@ class Bot:
         self.interactions: list[discord.Interaction] = []
         self.done: dict[str, asyncio.Event] = {}
         self.task: asyncio.Task[None] | None = None
+        self.spend = asyncio.sleep  # how a handler takes its time; tests swap in fake time
         self._commands()
 
         @self.client.event
@@ -76,7 +78,7 @@ class Bot:
 
         @tree.command(description="Answers too late")
         async def late(interaction: discord.Interaction) -> None:
-            await asyncio.sleep(0.3)
+            await self.spend(0.3)
             try:
                 await interaction.response.send_message("too late")
             except discord.HTTPException as exc:
@@ -260,6 +262,8 @@ async def test_autocomplete_gets_choices(fake: FakeDiscord, synced: Bot) -> None
 
 
 async def test_a_callback_after_the_deadline_is_unknown_interaction(fake: FakeDiscord, synced: Bot) -> None:
+    ticks = FakeTime()
+    fake.clock, synced.spend = ticks.monotonic, ticks.sleep  # the handler is 0.3 s late in fake time
     fake.interaction_deadline = 0.1
     sent = await fake.send_interaction("late")
     await synced.finished("late")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App
 from bot.storage.db import StorageError, bundled_migrations, open_database
 from commands import create_app
 

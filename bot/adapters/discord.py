@@ -29,6 +29,7 @@ from discord import app_commands
 from bot.adapters import AdapterError
 from bot.adapters.discord_rest import DiscordRestTransport
 from bot.app import App
+from bot.buttons import ButtonError, decode
 from bot.clock import iso_utc
 from bot.config import Config
 from bot.frontend import Frontend
@@ -365,8 +366,6 @@ class DiscordAdapter:
 
     async def _component(self, interaction: discord.Interaction) -> None:
         custom_id = str((interaction.data or {}).get("custom_id", ""))
-        from bot.buttons import ButtonError, decode
-
         try:
             cmd = self.app.registry.resolve(decode(custom_id)[0])
         except ButtonError:

@@ -81,11 +81,11 @@ def _button(b: LinkButton | ActionButton, n: int) -> dict[str, Any]:
 def _card_blocks(card: Card) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if card.title:
-        title = card.title
-        if len(title) <= HEADER and not card.url:
-            blocks.append({"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}})
+        if len(card.title) <= HEADER and not card.url:
+            blocks.append({"type": "header", "text": {"type": "plain_text", "text": card.title, "emoji": True}})
         else:
-            shown = f"<{escape(card.url)}|{escape(title).replace('|', '¦')}>" if card.url else escape(title)
+            label = escape(card.title)
+            shown = f"<{escape(card.url)}|{label.replace('|', '¦')}>" if card.url else label
             blocks.extend(_section(f"*{piece}*") for piece in split_text(shown, SECTION - 2))
     if card.body:
         blocks.extend(_text_blocks(card.body))

@@ -858,7 +858,7 @@ class FakeDiscord:
         if self.channel_bucket is None:
             return None
         limit, per = self.channel_bucket
-        now = time.monotonic()
+        now = self.clock()
         recent = [t for t in self._route_hits.get(channel, []) if t > now - per]
         remaining = limit - len(recent) - 1
         if remaining >= 0:
@@ -1632,7 +1632,7 @@ def validate_commands(commands: list[Any]) -> dict[str, Any]:
         name = cmd.get("name")
         description = cmd.get("description")
         if kind not in (1, 2, 3, 4):
-            problems["type"] = _err("BASE_TYPE_CHOICES", f"Value must be one of {{1, 2, 3, 4}}.")
+            problems["type"] = _err("BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4}.")
         if not isinstance(name, str) or not name:
             problems["name"] = _err("BASE_TYPE_REQUIRED", "This field is required")
         elif kind == 1 and not _NAME.match(name):

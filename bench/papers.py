@@ -113,9 +113,9 @@ async def latency(app: App, queries: int) -> None:
     searches, remote = [], []
     for _ in range(queries):
         line = "/paper search " + " ".join(rng.sample(words, rng.randint(1, 3))) + rng.choice(["", " cs.LG"])
-        before = await papers_repo.source(app.db, "arxiv-api")
+        before = await sources_repo.get(app.db, "arxiv-api")
         took = await timed(channels[0], line)
-        after = await papers_repo.source(app.db, "arxiv-api")
+        after = await sources_repo.get(app.db, "arxiv-api")
         asked = (after.failures if after else 0) != (before.failures if before else 0)
         (remote if asked else searches).append(took)
     print(f"{len(remote)} of {queries} searches found fewer than 3 papers locally and also asked arXiv "

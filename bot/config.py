@@ -54,6 +54,9 @@ class Config:
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_rss_url: str = "https://rss.arxiv.org/rss"
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
+    pwc_api_url: str = "https://paperswithcode.co/api/v1"
+    # Moderator-added feeds may point at private/loopback addresses (tests, a feed on this machine).
+    allow_private_feeds: bool = False
     # Discord: guilds to sync commands to instantly (empty: global), and where the API lives.
     discord_guild_ids: tuple[int, ...] = ()
     discord_api_base: str = "https://discord.com/api/v10"
@@ -123,7 +126,13 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     if any(ch.isspace() for ch in host) or "/" in host:
         raise ConfigError(f"CAREERBOT_SLACK_HOST={host[:40]!r} must be a host name or an IP address.")
 
+    private_raw = values.get("CAREERBOT_ALLOW_PRIVATE_FEEDS", "").strip().lower() or "0"
+    if private_raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"CAREERBOT_ALLOW_PRIVATE_FEEDS={private_raw[:20]!r} must be 1 or 0.")
+
     return Config(
+        pwc_api_url=url("CAREERBOT_PWC_API_URL", Config.pwc_api_url),
+        allow_private_feeds=private_raw in ("1", "true", "yes"),
         arxiv_api_url=url("CAREERBOT_ARXIV_API_URL", Config.arxiv_api_url),
         arxiv_rss_url=url("CAREERBOT_ARXIV_RSS_URL", Config.arxiv_rss_url),
         hf_api_url=url("CAREERBOT_HF_PAPERS_URL", Config.hf_api_url),

@@ -46,14 +46,20 @@ class Scheduler:
         self.db = db
         self.clock = clock
         self.handlers: dict[str, Handler] = {}
+        # Kinds whose jobs wait on the network (feed polls): a running bot runs them as tasks of
+        # their own, so a slow feed never delays a digest; a stepped clock runs them in line.
+        self.background_kinds: set[str] = set()
+        self._running: dict[int, asyncio.Task[None]] = {}
         self.after_run: list[AfterRun] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._loop = BackgroundLoop()
         clock.on_tick(self._on_tick)
 
-    def handle(self, kind: str, handler: Handler) -> None:
+    def handle(self, kind: str, handler: Handler, background: bool = False) -> None:
         self.handlers[kind] = handler
+        if background:
+            self.background_kinds.add(kind)
 
     # -- changing the plan -----------------------------------------------------------------
     async def schedule(self, kind: str, ref: str, due: datetime, conn: aiosqlite.Connection | None = None) -> None:
@@ -74,7 +80,7 @@ class Scheduler:
         self._wake.set()
 
     async def next_due(self) -> datetime | None:
-        job = await jobs_repo.earliest(self.db)
+        job = await jobs_repo.earliest(self.db, skip=list(self._running))
         return job.due_at if job else None
 
     # -- running ---------------------------------------------------------------------------
@@ -83,15 +89,29 @@ class Scheduler:
         ran = 0
         async with self._lock:
             while True:
-                job = await jobs_repo.earliest(self.db, due_by=iso_utc(now))
+                job = await jobs_repo.earliest(self.db, due_by=iso_utc(now), skip=list(self._running))
                 if job is None:
                     break
                 at = job.due_at if step else now
+                if not step and job.kind in self.background_kinds:
+                    self._running[job.id] = asyncio.create_task(self._run_aside(job, at), name=f"careerbot-job-{job.kind}")
+                    continue
                 await self._run(job, at)
                 ran += 1
                 for hook in self.after_run:
                     await hook(at, step)
         return ran
+
+    async def _run_aside(self, job: Job, at: datetime) -> None:
+        try:
+            await self._run(job, at)
+            for hook in self.after_run:
+                await hook(at, False)
+        except Exception:  # noqa: BLE001 - _run already logs handler errors; this is the hooks'
+            log.exception("after-run hook failed for job %s", job.id)
+        finally:
+            self._running.pop(job.id, None)
+            self._wake.set()
 
     async def _run(self, job: Job, at: datetime) -> None:
         handler = self.handlers.get(job.kind)
@@ -126,7 +146,7 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.run_due(self.clock.now())
-                upcoming = await jobs_repo.earliest(self.db)
+                upcoming = await jobs_repo.earliest(self.db, skip=list(self._running))
             except Exception:  # e.g. the disk filled up: keep the loop alive and try again soon
                 log.exception("scheduler loop failed; retrying in 30 s")
                 await asyncio.sleep(30)
@@ -147,3 +167,8 @@ class Scheduler:
         """Lets a running job finish its transaction, then stops the loop."""
         async with self._lock:
             await self._loop.stop()
+        # A poll cut short commits nothing (its writes are one transaction) and runs again at start.
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        self._running.clear()

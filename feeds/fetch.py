@@ -18,9 +18,13 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from bot import __version__
+from feeds.guard import UrlRefused
 from feeds.papers import MAX_BODY
+
+Guard = Callable[[str], Awaitable[object]]
 
 USER_AGENT = f"careerbot/{__version__} (Discord/Slack bot for student ML communities; +https://github.com/careerbot/careerbot)"
 # Host suffix -> minimum seconds between requests to any host with that suffix.
@@ -47,6 +51,7 @@ class FetchResult:
     body: bytes = b""
     etag: str | None = None
     last_modified: str | None = None
+    redirect: str | None = None  # where a redirect points (only when the caller follows them itself)
 
     @property
     def not_modified(self) -> bool:
@@ -146,10 +151,36 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
 
-    async def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        """One polite request. Raises FetchError with a one-line reason (and Retry-After, if any)."""
+    async def get(
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        max_bytes: int | None = None,
+        guard: Guard | None = None,
+    ) -> FetchResult:
+        """One polite request. Raises FetchError with a one-line reason (and Retry-After, if any).
+
+        ``guard`` checks a URL before it is requested and again at each redirect (moderator-
+        supplied URLs must not reach private addresses); redirects are then followed here.
+        """
         if urlsplit(url).scheme not in ("http", "https"):
             raise FetchError(f"only http and https URLs can be fetched, not {url[:60]!r}", transient=False)
+        limit = max_bytes or self.max_bytes
+        if guard is not None:
+            for _ in range(6):
+                try:
+                    await guard(url)
+                except UrlRefused as exc:
+                    raise FetchError(str(exc), transient=False) from None
+                result = await self._get(url, etag, last_modified, limit, follow=False)
+                if result.redirect is None:
+                    return result
+                url = result.redirect
+            raise FetchError("too many redirects", transient=False)
+        return await self._get(url, etag, last_modified, limit, follow=True)
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None, limit: int, follow: bool) -> FetchResult:
         await self.politeness.wait(url)
         headers = {"Accept-Encoding": "gzip, deflate"}
         if etag:
@@ -158,7 +189,9 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         session = await self.session()
         try:
-            async with session.get(url, headers=headers, allow_redirects=True, max_redirects=5) as resp:
+            async with session.get(url, headers=headers, allow_redirects=follow, max_redirects=5) as resp:
+                if not follow and resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                    return FetchResult(str(resp.url), resp.status, redirect=str(resp.url.join(URL(resp.headers["Location"]))))
                 if resp.status == 304:
                     return FetchResult(str(resp.url), 304, etag=etag, last_modified=last_modified)
                 if resp.status in (429, 503):
@@ -169,15 +202,15 @@ class Fetcher:
                 if resp.status >= 400:
                     raise FetchError(f"HTTP {resp.status} from {resp.url.host}", resp.status)
                 declared = resp.content_length
-                if declared is not None and declared > self.max_bytes:
+                if declared is not None and declared > limit:
                     raise FetchError(
-                        f"the response is {declared / 1e6:.1f} MB; over the {self.max_bytes // 1_000_000} MB limit", transient=False
+                        f"the response is {declared / 1e6:.1f} MB; over the {limit // 1_000_000} MB limit", transient=False
                     )
                 chunks, size = [], 0
                 async for chunk in resp.content.iter_chunked(65536):
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        raise FetchError(f"the response is over the {self.max_bytes // 1_000_000} MB limit", transient=False)
+                    if size > limit:
+                        raise FetchError(f"the response is over the {limit // 1_000_000} MB limit", transient=False)
                     chunks.append(chunk)
                 return FetchResult(
                     str(resp.url), resp.status, b"".join(chunks), resp.headers.get("ETag"), resp.headers.get("Last-Modified")
@@ -193,12 +226,19 @@ class Fetcher:
             raise FetchError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
 
     async def get_with_retries(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, attempts: int = 3, base_delay: float = 2.0
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        attempts: int = 3,
+        base_delay: float = 2.0,
+        max_bytes: int | None = None,
+        guard: Guard | None = None,
     ) -> FetchResult:
         """Retries transient failures with exponential backoff, never sooner than Retry-After."""
         for attempt in range(1, attempts + 1):
             try:
-                return await self.get(url, etag, last_modified)
+                return await self.get(url, etag, last_modified, max_bytes, guard)
             except FetchError as exc:
                 if attempt == attempts or not exc.transient:
                     raise

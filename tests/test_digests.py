@@ -163,7 +163,7 @@ async def test_removed_before_it_is_due_posts_nothing(console, app) -> None:
     await console.posts(":tick 23h59m")
     assert "is removed" in (await console.say("/digest remove 1"))["text"]
     assert await console.posts(":tick 3d") == []
-    assert await jobs_repo.earliest(app.db) is None
+    assert await jobs_repo.get(app.db, "digest", "1") is None
     assert "No digests yet" in await console.text("/digest list")
 
 
@@ -179,7 +179,7 @@ async def test_removed_while_its_job_is_running_posts_nothing(console, app) -> N
 
     provider.on_collect = remove_meanwhile
     assert await console.posts(":tick 1d") == []
-    assert await jobs_repo.earliest(app.db) is None
+    assert await jobs_repo.get(app.db, "digest", "1") is None
 
 
 async def test_a_failing_job_is_not_marked_done_and_runs_again(console, app) -> None:
@@ -188,7 +188,7 @@ async def test_a_failing_job_is_not_marked_done_and_runs_again(console, app) -> 
     await mod(console)
     await console.say("/digest add news daily 09:00")
     assert await console.posts(":tick 1d") == []
-    job = await jobs_repo.earliest(app.db)
+    job = await jobs_repo.get(app.db, "digest", "1")
     assert job is not None and job.attempts == 1 and "source exploded" in (job.last_error or "")
     posts = await console.posts(":tick 1m")  # first retry after 30 s
     assert len(posts) == 1
@@ -285,7 +285,7 @@ async def test_the_scheduler_loop_is_woken_by_sooner_work(app) -> None:
     await app.scheduler.schedule("probe", "x", app.clock.now() - timedelta(seconds=1))
     await asyncio.wait_for(ran.wait(), timeout=5)
     await app.scheduler.stop()
-    assert await jobs_repo.earliest(app.db) is None
+    assert await jobs_repo.get(app.db, "digest", "1") is None
 
 
 async def test_a_schedule_without_a_time_uses_the_digest_time_setting(console) -> None:

@@ -74,12 +74,12 @@ async def test_refresh_runs_every_source_once(server, tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")
     code, out, err = await careerbot("feeds", "refresh", "--db", db, env=env)
     lines = out.splitlines()
-    assert lines[0].startswith("hf-daily ") and lines[0].endswith(": ok, 17 item(s), 17 new"), out
+    assert lines[0] == "hf-daily: ok, 68 item(s), 17 new", out  # three days and trending, 17 papers in all
     assert lines[-1].startswith("arxiv-api: FAILED: HTTP 404")  # the category look-up has nowhere to go
     assert code == 1
     code, out, _ = await careerbot("feeds", "refresh", "--db", db, "--json", env=env)
     first = json.loads(out.splitlines()[0])
-    assert first["ok"] and first["new"] == 0 and first["items"] == 17
+    assert first["ok"] and first["new"] == 0 and first["items"] == 68
 
 
 async def test_bad_source_url_setting_is_refused() -> None:

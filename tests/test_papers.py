@@ -13,7 +13,7 @@ from bot.app import App
 from bot.clock import frozen_clock
 from bot.config import load_config
 from bot.models import Role
-from bot.storage import papers_repo
+from bot.storage import sources_repo
 from commands import create_app
 from commands.papers import service
 from feeds.fetch import Fetcher, Politeness
@@ -72,11 +72,9 @@ async def test_refresh_real_payloads_and_pick_falls_back_to_the_newest_announcem
     mod = ConsoleSession(papers_app, role=Role.MODERATOR)
     assert "now follows quant-ph" in (await say(mod, "/papers follow quant-ph"))["text"]
     outcomes = await service(papers_app).refresh_all()
-    assert [(o.source, o.ok) for o in outcomes] == [
-        ("arxiv-rss", True), ("hf-daily 2025-04-28", True), ("hf-daily 2025-04-27", True), ("hf-daily 2025-04-26", True),
-        ("hf-daily trending", True), ("arxiv-api", True),
-    ]
-    assert {h["query"].get("sort") for h in server.hits("/api/daily_papers")} == {None, "trending"}
+    assert [(o.source, o.ok) for o in outcomes] == [("arxiv-rss", True), ("hf-daily", True), ("arxiv-api", True)]
+    days = [h["query"].get("date") or h["query"].get("sort") for h in server.hits("/api/daily_papers")]
+    assert days == ["2025-04-28", "2025-04-27", "2025-04-26", "trending"]
     assert outcomes[0].items == 81 and outcomes[0].new == 81
     assert server.hits("/rss/quant-ph")[0]["user_agent"].startswith("careerbot/")
 
@@ -208,19 +206,22 @@ async def test_papers_digest_posts_the_pick(papers_app, server) -> None:
     assert post["reply"]["cards"][0]["title"] == "Paper of the day: " + today["cards"][0]["title"]
 
 
-async def test_the_background_refresher_polls_only_when_something_is_followed(papers_app, server) -> None:
+async def test_polls_are_scheduler_jobs_that_run_only_when_something_is_followed(papers_app, server) -> None:
     serve_all(server)
-    svc = service(papers_app)
-    assert await svc.poll_due() == 600.0  # nobody follows anything: nobody is polled, look again in 10 min
-    assert server.requests == []
+    await papers_app.clock.advance(timedelta(minutes=10))  # a :tick runs due polls like any other job
+    assert server.requests == []  # nobody follows anything: nobody is polled
     await say(ConsoleSession(papers_app, role=Role.MODERATOR), "/papers follow quant-ph")
-    await papers_app.clock.advance(timedelta(minutes=10))  # the loop's next round
-    wait = await svc.poll_due()
-    rss = await papers_repo.source(papers_app.db, "arxiv-rss")
+    await papers_app.clock.advance(timedelta(minutes=10))  # the idle sources look again every 10 minutes
+    rss = await sources_repo.get(papers_app.db, "arxiv-rss")
     assert rss and rss.status == "ok" and rss.items_last == 81
     assert {r["path"] for r in server.requests} == {"/rss/quant-ph", "/api/daily_papers", "/api/query"}
-    assert wait == 3600.0  # HF is next due in 4 h, RSS after the next announcement; the loop wakes at least hourly
+    jobs = {j["ref"]: j["due_at"] for j in await papers_app.db.fetchall("SELECT ref, due_at FROM jobs WHERE kind = 'poll'")}
+    assert jobs["hf-daily"].startswith("2025-04-28T16:20")  # every 4 hours
+    assert jobs["arxiv-rss"].startswith("2025-04-29T04:30")  # after the next announcement (00:30 New York)
+    assert "arxiv-api" not in jobs  # look-ups run after Hugging Face brings papers, not on a clock
     polled = len(server.requests)
     await papers_app.clock.advance(timedelta(hours=1))
-    await svc.poll_due()
     assert len(server.requests) == polled  # nothing due yet: no requests
+    await papers_app.clock.advance(timedelta(hours=3))
+    again = [r["path"] for r in server.requests[polled:]]
+    assert again == ["/api/daily_papers"] * 4 + ["/api/query"]  # three days and trending, then the look-ups

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,11 +25,17 @@ def _job(r) -> Job:  # noqa: ANN001
     return Job(r["id"], r["kind"], r["ref"], datetime.fromisoformat(r["due_at"]), r["attempts"], r["last_error"])
 
 
-async def earliest(db: Database, due_by: str | None = None) -> Job | None:
-    if due_by is None:
-        row = await db.fetchone("SELECT * FROM jobs ORDER BY due_at, id LIMIT 1")
-    else:
-        row = await db.fetchone("SELECT * FROM jobs WHERE due_at <= ? ORDER BY due_at, id LIMIT 1", (due_by,))
+async def earliest(db: Database, due_by: str | None = None, skip: Collection[int] = ()) -> Job | None:
+    """The next job (due by ``due_by``), leaving out ``skip`` (jobs already running)."""
+    where, params = [], []
+    if due_by is not None:
+        where.append("due_at <= ?")
+        params.append(due_by)
+    if skip:
+        where.append(f"id NOT IN ({','.join('?' * len(skip))})")
+        params.extend(skip)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    row = await db.fetchone(f"SELECT * FROM jobs{clause} ORDER BY due_at, id LIMIT 1", params)
     return _job(row) if row else None
 
 

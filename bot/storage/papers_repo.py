@@ -41,23 +41,6 @@ class StoredPaper:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
 
 
-@dataclass
-class Source:
-    name: str
-    kind: str
-    url: str
-    status: str
-    last_success: str | None
-    last_error: str | None
-    last_error_at: str | None
-    failing_since: str | None
-    failures: int
-    items_last: int | None
-    etag: str | None
-    last_modified: str | None
-    next_poll: str | None
-
-
 _SCALARS = ("version", "title", "abstract", "primary_category", "published", "updated", "code_url", "stars",
             "ai_summary", "announce_type", "announced_on", "hf_day", "upvotes", "first_seen")
 
@@ -290,62 +273,3 @@ async def record_pick(db: Database, workspace: str, channel: str, day: str, arxi
             (workspace, channel, day, arxiv_id, reason, at),
         )
         return cur.rowcount == 1
-
-
-# -- sources -----------------------------------------------------------------------------------
-def _source(r: Any) -> Source:
-    return Source(**{k: r[k] for k in r.keys()})
-
-
-async def sources(db: Database) -> list[Source]:
-    return [_source(r) for r in await db.fetchall("SELECT * FROM feed_sources ORDER BY name")]
-
-
-async def source(db: Database, name: str) -> Source | None:
-    row = await db.fetchone("SELECT * FROM feed_sources WHERE name = ?", (name,))
-    return _source(row) if row else None
-
-
-async def ensure_source(db: Database, name: str, kind: str, url: str) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO feed_sources (name, kind, url) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, url = excluded.url",
-            (name, kind, url),
-        )
-
-
-async def source_ok(conn: aiosqlite.Connection, name: str, at: str, items: int, etag: str | None, last_modified: str | None) -> None:
-    await conn.execute(
-        "UPDATE feed_sources SET status = 'ok', last_success = ?, failures = 0, failing_since = NULL, items_last = ?,"
-        " etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) WHERE name = ?",
-        (at, items, etag, last_modified, name),
-    )
-
-
-async def source_failed(db: Database, name: str, at: str, error: str, unhealthy_after: int) -> Source | None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE feed_sources SET failures = failures + 1, last_error = ?, last_error_at = ?,"
-            " failing_since = COALESCE(failing_since, ?),"
-            " status = CASE WHEN failures + 1 >= ? THEN 'unhealthy' ELSE 'failing' END WHERE name = ?",
-            (error[:300], at, at, unhealthy_after, name),
-        )
-    return await source(db, name)
-
-
-async def unnoticed_incidents(db: Database, workspace: str) -> list[Source]:
-    rows = await db.fetchall(
-        "SELECT s.* FROM feed_sources s WHERE s.status = 'unhealthy' AND NOT EXISTS ("
-        " SELECT 1 FROM source_notices n WHERE n.source = s.name AND n.workspace = ? AND n.incident = s.failing_since)",
-        (workspace,),
-    )
-    return [_source(r) for r in rows]
-
-
-async def mark_noticed(db: Database, workspace: str, incidents: list[Source]) -> None:
-    async with db.transaction() as conn:
-        await conn.executemany(
-            "INSERT OR IGNORE INTO source_notices (source, workspace, incident) VALUES (?, ?, ?)",
-            [(s.name, workspace, s.failing_since) for s in incidents],
-        )

@@ -18,8 +18,9 @@ from bot.models import Card, Field, LinkButton, Place, Reply, Role
 from bot.providers import Period, Section
 from bot.registry import Arg, CommandError, Registry
 from bot.settings import ItemList, Key, SettingError
-from bot.storage import papers_repo
-from bot.storage.papers_repo import Source, StoredPaper
+from bot.storage import papers_repo, sources_repo
+from bot.storage.papers_repo import StoredPaper
+from bot.storage.sources_repo import Source
 from bot.text import quote_input, shorten
 from commands.papers import pick as picking
 from commands.papers.service import PapersService
@@ -131,7 +132,7 @@ def source_line(s: Source) -> str:
 
 
 async def offline_reply(ctx: Context, what: str) -> Reply:  # noqa: D103
-    sources = await papers_repo.sources(ctx.db)
+    sources = await sources_repo.all_sources(ctx.db, "papers")
     if await papers_repo.count(ctx.db) == 0:
         lines = ["No papers fetched yet."]
     else:
@@ -212,10 +213,10 @@ async def _source_notices(ctx: Context) -> list[str]:
     """Tells a moderator once per incident that a paper source is down (if the server uses papers)."""
     if not service(ctx).unhealthy or not await ctx.app.settings.workspace_uses(ctx.place.workspace_key, "paper_categories"):
         return []
-    incidents = await papers_repo.unnoticed_incidents(ctx.db, ctx.place.workspace_key)
+    incidents = await sources_repo.unnoticed_incidents(ctx.db, ctx.place.workspace_key, "papers", linked_only=False)
     if not incidents:
         return []
-    await papers_repo.mark_noticed(ctx.db, ctx.place.workspace_key, incidents)
+    await sources_repo.mark_noticed(ctx.db, ctx.place.workspace_key, incidents)
     return ["Papers: " + source_line(s) + f". {ctx.cmd('papers sources')} shows all sources." for s in incidents]
 
 
@@ -229,7 +230,8 @@ async def setup(app: "App") -> None:
         ItemList(item_help="keywords", max_items=20), [],
     ))
     svc = PapersService(app)
-    svc.unhealthy = {s.name for s in await papers_repo.sources(app.db) if s.status == "unhealthy"}
+    await svc.poller.load()
+    await svc.add_sources()
     app.state[STATE_KEY] = svc
     app.services.append(svc)
     app.providers.add(PapersProvider(), aliases=("paper", "arxiv"))
@@ -387,7 +389,7 @@ def register(registry: Registry) -> None:
 
     @papers.command("sources", "Where papers come from and whether each source is healthy.")
     async def sources(ctx: Context) -> Reply:
-        rows = await papers_repo.sources(ctx.db)
+        rows = await sources_repo.all_sources(ctx.db, "papers")
         body = "\n".join(source_line(s) for s in rows) or "No source has been polled yet."
         stored = await papers_repo.count(ctx.db)
         return Reply(cards=[Card(title="Paper sources", body=body, footer=f"{stored:,} papers stored.")])

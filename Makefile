@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps paperswithcode-client==0.3.1 tea-client==0.0.7 tea-console==0.0.6 tea==0.1.4 rich==9.11.1
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -24,7 +24,7 @@ import feedparser  # noqa: E402
 
 from bot.clock import frozen_clock, iso_utc  # noqa: E402
 from bot.models import Actor, Place, Role  # noqa: E402
-from bot.storage import papers_repo  # noqa: E402
+from bot.storage import papers_repo, sources_repo  # noqa: E402
 from bot.app import App  # noqa: E402
 from commands import create_app  # noqa: E402
 from feeds.papers import parse_arxiv_api, parse_arxiv_rss, parse_hf_daily  # noqa: E402

@@ -81,7 +81,7 @@ MAX_BACKOFF = timedelta(hours=1)
 
 def backoff(attempts: int) -> timedelta:
     """Wait before retry number ``attempts`` (1-based): 30 s doubling, at most an hour."""
-    return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** max(0, attempts - 1)))
+    return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** min(max(0, attempts - 1), 12)))  # no overflow after years of failing
 
 
 class BackgroundLoop:

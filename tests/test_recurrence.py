@@ -97,3 +97,10 @@ def test_weekdays_skip_the_weekend_and_counting_missed_runs() -> None:
     assert rec.next_after(friday, ZoneInfo("UTC")) == utc("2026-01-12T08:30")
     assert rec.count_between(utc("2026-01-08T09:00"), utc("2026-01-13T09:00"), ZoneInfo("UTC")) == 3
     assert rec.latest_at_or_before(utc("2026-01-11T12:00"), ZoneInfo("UTC")) == friday
+
+
+def test_backoff_doubles_to_an_hour_and_never_overflows() -> None:
+    from bot.clock import backoff
+
+    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
+    assert backoff(8).total_seconds() == 3600 and backoff(10**6).total_seconds() == 3600  # a source down for years

@@ -111,8 +111,11 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
         if args.json:
             print(json.dumps(event, ensure_ascii=False), flush=True)
         elif event["type"] == "post":
-            where = f"#{event['target']['channel']}"
-            print(f"── posted in {where} ({event['kind']}) ──\n{render(reply, color=color)}\n", flush=True)
+            target = event["target"]
+            where = f"sent by DM to {target['user']}" if "user" in target else f"posted in #{target['channel']}"
+            print(f"── {where} ({event['kind']}) ──\n{render(reply, color=color)}\n", flush=True)
+        elif event["type"] == "edit":
+            print(f"── a post in {event['channel']} was edited ──\n{render(reply, color=color)}\n", flush=True)
         elif event["type"] == "notice":
             print(f"── only you can see this ──\n{render(reply, color=color)}\n", flush=True)
         else:

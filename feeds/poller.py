@@ -141,13 +141,16 @@ class Poller:
         self.unhealthy.discard(name)
 
     # -- polling ------------------------------------------------------------------------------
-    async def poll(self, name: str, attempts: int = 1, requests: list[Request] | None = None) -> tuple[PollOutcome, Outcome]:
-        """Polls one source now: the outcome to show, and the scheduler outcome (not yet written).
+    async def poll(
+        self, name: str, attempts: int = 1, requests: list[Request] | None = None, at: datetime | None = None
+    ) -> tuple[PollOutcome, Outcome]:
+        """Polls one source: the outcome to show, and the scheduler outcome (not yet written).
 
         The scheduler writes the store, the health and the next poll in one transaction;
-        ``poll_now`` does the same for callers outside a job.
+        ``poll_now`` does the same for callers outside a job. ``at`` is the instant the
+        poll stands for (a stepped clock runs each poll at its own due time).
         """
-        now = self.app.clock.now()
+        now = at or self.app.clock.now()
         source = await sources_repo.get(self.app.db, name)
         if source is None:
             return PollOutcome(name, False, error="no such source"), Outcome(next_due=None)
@@ -232,7 +235,7 @@ class Poller:
         return outcomes
 
     async def _run_job(self, job: Job, at: datetime) -> Outcome:
-        _, plan = await self.poll(job.ref)
+        _, plan = await self.poll(job.ref, at=at)
         return plan
 
     # -- as an app service --------------------------------------------------------------------

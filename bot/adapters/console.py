@@ -48,6 +48,7 @@ class ConsoleTransport:
 
     def __init__(self) -> None:
         self.listeners: list[PostListener] = []
+        self.edit_listeners: list[Callable[[str, str, Reply], None]] = []
         self.sent = 0
 
     async def send(self, target: Target, reply: Reply, key: str) -> Sent:
@@ -55,6 +56,11 @@ class ConsoleTransport:
         for listener in list(self.listeners):
             listener(target, reply, key)
         return Sent(f"console-{self.sent}", f"dm:{target.channel}" if target.is_user else target.channel)
+
+    async def edit(self, channel: str, message_id: str, reply: Reply) -> None:
+        """A sent post changed (e.g. a posting closed): shown as an edit of that message."""
+        for listener in list(self.edit_listeners):
+            listener(channel, message_id, reply)
 
 
 def console_transport(app: App) -> ConsoleTransport:
@@ -84,6 +90,7 @@ class ConsoleSession:
         self._posts: list[Event] = []
         self._buttons: list[ActionButton] = []  # of the last reply, numbered from 1 as shown
         console_transport(app).listeners.append(self._on_post)
+        console_transport(app).edit_listeners.append(self._on_edit)
 
     def _on_post(self, target: Target, reply: Reply, key: str) -> None:
         parsed = PostKey.parse(key)
@@ -97,6 +104,12 @@ class ConsoleSession:
             "key": key,
             "reply": reply.to_dict(),
         }
+        self._posts.append(event)
+        if self.sink:
+            self.sink(event, reply)
+
+    def _on_edit(self, channel: str, message_id: str, reply: Reply) -> None:
+        event: Event = {"type": "edit", "channel": channel, "message_id": message_id, "reply": reply.to_dict()}
         self._posts.append(event)
         if self.sink:
             self.sink(event, reply)

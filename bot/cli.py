@@ -79,13 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--as", dest="role", type=_role, default=Role.MEMBER, help="start with this role (member, mod, admin, owner)")
     console.add_argument("--user", default="you", help="start as this user name")
 
-    feeds = sub.add_parser("feeds", parents=[common], help="check a paper feed, or refresh every source now")
+    feeds = sub.add_parser("feeds", parents=[common], help="check a paper or job feed, or refresh every source now")
     feeds_sub = feeds.add_subparsers(dest="feeds_cmd", metavar="ACTION", required=True)
     preview = feeds_sub.add_parser("preview", parents=[common], help="fetch a feed URL once and print its normalized items")
-    preview.add_argument("url", help="the feed URL (arXiv API query, arXiv RSS, or Hugging Face daily papers)")
-    preview.add_argument("--kind", choices=["arxiv-api", "arxiv-rss", "hf-daily"], help="the feed's format (default: guess)")
-    preview.add_argument("--json", action="store_true", help='print {"kind", "items", "errors"}')
-    refresh = feeds_sub.add_parser("refresh", parents=[common], help="poll every paper source once, now")
+    preview.add_argument("url", help="the feed URL: arXiv API/RSS, Hugging Face daily papers, or a job list (SimplifyJobs listings.json, RSS/Atom, JSON)")
+    preview.add_argument(
+        "--kind", choices=["arxiv-api", "arxiv-rss", "hf-daily", "simplify", "rss", "json"], help="the feed's format (default: guess)"
+    )
+    preview.add_argument("--json", action="store_true", help='print {"kind", "items", "rejected", "errors"}')
+    refresh = feeds_sub.add_parser("refresh", parents=[common], help="poll every paper and posting source once, now")
     refresh.add_argument("--json", action="store_true", help="print one JSON object per source")
 
     advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
@@ -205,31 +207,44 @@ async def cmd_feeds(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _feeds_preview(args: argparse.Namespace) -> int:
+    from feeds import papers, postings
     from feeds.fetch import Fetcher, FetchError
-    from feeds.papers import PARSERS, FeedError, sniff_kind
+    from feeds.papers import FeedError
 
-    kind, items, errors = args.kind, [], []
+    kind, items, rejected, errors = args.kind, [], [], []
     fetcher = Fetcher()
     try:
-        fetched = await fetcher.get(args.url)
-        kind = kind or sniff_kind(fetched.body)
+        fetched = await fetcher.get(args.url, max_bytes=postings.MAX_BODY)
+        kind = kind or papers.sniff_kind(fetched.body) or postings.sniff_kind(fetched.body)
         if kind is None:
-            raise FeedError("this is not an arXiv API, arXiv RSS or Hugging Face daily-papers feed")
-        result = PARSERS[kind](fetched.body)
-        items, errors = [p.to_dict() for p in result.items], result.errors
+            raise FeedError("this is not a paper feed (arXiv API or RSS, Hugging Face daily papers) or a job feed (SimplifyJobs listings.json, RSS/Atom, JSON)")
+        if kind in postings.PARSERS:
+            jobs = postings.PARSERS[kind](fetched.body)
+            items, rejected, errors = [p.to_dict() for p in jobs.items], [r.to_dict() for r in jobs.rejected], jobs.errors
+        else:
+            result = papers.PARSERS[kind](fetched.body)
+            items, errors = [p.to_dict() for p in result.items], result.errors
         failed = False
     except (FetchError, FeedError) as exc:
         errors, failed = [exc.reason if isinstance(exc, FetchError) else str(exc)], True
     finally:
         await fetcher.close()
     if args.json:
-        print(json.dumps({"kind": kind, "items": items, "errors": errors}, ensure_ascii=False))
+        print(json.dumps({"kind": kind, "items": items, "rejected": rejected, "errors": errors}, ensure_ascii=False))
     elif failed:
         print(f"careerbot: {args.url}: {errors[0]}", file=sys.stderr)
     else:
-        print(f"{kind}: {len(items)} item(s)" + (f", {len(errors)} problem(s)" if errors else ""))
+        print(f"{kind}: {len(items)} item(s)" + (f", {len(rejected)} rejected" if rejected else "") + (f", {len(errors)} problem(s)" if errors else ""))
         for item in items:
-            print(f"  {item['arxiv_id']}  {item['title'][:100]}")
+            if "arxiv_id" in item:
+                print(f"  {item['arxiv_id']}  {item['title'][:100]}")
+            else:
+                state = "" if item["active"] else "  [closed]"
+                where = "; ".join(item["locations"][:3]) or ("Remote" if item["remote"] else "-")
+                print(f"  {item['id'][:12]:<12}  {item['company'][:30]} — {item['title'][:70]} ({where}; {item['season'] or 'no season'}; "
+                      f"{item['category']}; sponsorship {item['sponsorship']}){state}")
+        for r in rejected:
+            print(f"  - {r['company'][:30]} — {r['title'][:70]}: {r['reason']}")
         for error in errors:
             print(f"  ! {error}")
     return 1 if failed else 0
@@ -237,14 +252,16 @@ async def _feeds_preview(args: argparse.Namespace) -> int:
 
 async def _feeds_refresh(args: argparse.Namespace, config: Config) -> int:
     from commands.papers import service
+    from feeds.poller import poller
 
     app = await _open_app(config)
     try:
         outcomes = await service(app).refresh_all()
+        outcomes += await poller(app).refresh("postings")
     finally:
         await app.close()
     if not outcomes:
-        print("No channel follows any arXiv category yet, and Hugging Face gave nothing to store."
+        print("No channel follows any arXiv category yet, no server has a posting source, and Hugging Face gave nothing to store."
               if not args.json else json.dumps({"sources": []}))
     for o in outcomes:
         if args.json:

@@ -321,11 +321,12 @@ PARSERS = {"arxiv-api": parse_arxiv_api, "arxiv-rss": parse_arxiv_rss, "hf-daily
 
 def sniff_kind(body: bytes) -> str | None:
     """Guesses which parser a payload wants (for ``feeds preview`` without ``--kind``)."""
-    head = body[:2048].lstrip()
+    head = body[:4096].lstrip()
     if head.startswith(b"[") or head.startswith(b"{"):
-        return "hf-daily"
+        # Hugging Face's daily list: objects holding a "paper" (a job list has none).
+        return "hf-daily" if b'"paper"' in head else None
     if b"<rss" in head:
-        return "arxiv-rss"
+        return "arxiv-rss" if b"arxiv" in head.lower() else None
     if b"<feed" in head:
-        return "arxiv-api"
+        return "arxiv-api" if b"arxiv" in head.lower() else None
     return None

@@ -40,7 +40,7 @@ async def test_preview_prints_normalized_items(server, path, fixture, kind, coun
     code, out, err = await careerbot("feeds", "preview", url, "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert list(data) == ["kind", "items", "errors"]
+    assert list(data) == ["kind", "items", "rejected", "errors"]
     assert data["kind"] == kind and len(data["items"]) == count and data["errors"] == []
     assert all(item["arxiv_id"] and "v" not in item["arxiv_id"].split(".")[-1] for item in data["items"])
     code, text, _ = await careerbot("feeds", "preview", url, "--kind", kind)
@@ -51,7 +51,7 @@ async def test_preview_prints_normalized_items(server, path, fixture, kind, coun
     "setup,reason",
     [
         (lambda s: s.serve_fixture("/bad", "id_abc_s0_m100_b79c8dcf6bc3.xml"), "arXiv answered with an error"),
-        (lambda s: s.routes.__setitem__("/bad", b"<html><body>hello</body></html>"), "not an arXiv API, arXiv RSS or Hugging Face"),
+        (lambda s: s.routes.__setitem__("/bad", b"<html><body>hello</body></html>"), "not a paper feed (arXiv API or RSS, Hugging Face daily papers) or a job feed"),
         (lambda s: s.fail.__setitem__("/bad", [(503, {}), (503, {})]), "HTTP 503"),
         (lambda s: None, "HTTP 404"),
     ],
@@ -85,3 +85,36 @@ async def test_refresh_runs_every_source_once(server, tmp_path: Path) -> None:
 async def test_bad_source_url_setting_is_refused() -> None:
     code, _, err = await careerbot("feeds", "refresh", env={"CAREERBOT_ARXIV_API_URL": "ftp://example.org"})
     assert code == 2 and "CAREERBOT_ARXIV_API_URL='ftp://example.org' is not an http(s) URL" in err
+
+
+JOBS = REPO / "tests" / "fixtures" / "jobs"
+ITEM_KEYS = ["id", "company", "title", "locations", "remote", "season", "category", "sponsorship", "degrees", "url", "posted_at", "active"]
+
+
+@pytest.mark.parametrize("fixture, kind", [
+    ("simplify_listings_2024-11-15.json", "simplify"), ("rss_jobs_board.xml", "rss"), ("remoteok_api.json", "json"),
+    ("greenhouse_board.json", "json"), ("atom_jobs.xml", "rss"),
+])
+async def test_preview_of_job_feeds(server, fixture: str, kind: str) -> None:
+    server.routes["/jobs"] = (JOBS / fixture).read_bytes()
+    for args in ((), ("--kind", kind)):
+        code, out, err = await careerbot("feeds", "preview", server.base_url + "/jobs", *args, "--json")
+        assert code == 0, err
+        data = json.loads(out)
+        assert list(data) == ["kind", "items", "rejected", "errors"] and data["kind"] == kind
+        assert data["items"] and all(list(item) == ITEM_KEYS for item in data["items"])
+        assert all(set(r) == {"company", "title", "reason"} for r in data["rejected"])
+    if kind == "simplify":
+        assert len(data["items"]) + len(data["rejected"]) == 6497  # every entry is an item or a rejection with its reason
+        assert any(not item["active"] for item in data["items"])  # closed postings are items, marked closed
+    code, text, _ = await careerbot("feeds", "preview", server.base_url + "/jobs", "--kind", kind)
+    assert code == 0 and text.startswith(f"{kind}: {len(data['items'])} item(s)")
+
+
+async def test_preview_refuses_a_payload_that_is_not_a_job_feed(server) -> None:
+    server.serve_fixture("/papers", "q_testing_s0_m100_cfe7536492ca.xml")
+    code, out, err = await careerbot("feeds", "preview", server.base_url + "/papers", "--kind", "json", "--json")
+    data = json.loads(out)
+    assert code == 1 and data["items"] == [] and data["errors"]
+    code, out, err = await careerbot("feeds", "preview", server.base_url + "/papers", "--kind", "simplify")
+    assert code == 1 and out == "" and err.startswith("careerbot: ") and len(err.splitlines()) == 1

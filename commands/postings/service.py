@@ -55,6 +55,13 @@ def posting_id(dedupe_key: str) -> str:
     return hashlib.sha1(dedupe_key.encode("utf-8")).hexdigest()[:8]
 
 
+def role_key(p: parsers.Posting) -> str:
+    """Company, title and place (the same role on two lists), plus the season's year: a list
+    that re-posts last summer's role for next summer has a new posting, which should alert."""
+    years = sorted({s.rsplit("-", 1)[-1] for s in p.seasons})
+    return f"{p.dedupe_key()}|{years[0] if years else ''}"
+
+
 def source_name(kind: str, url: str) -> str:
     return "jobs-" + hashlib.sha1(f"{kind} {url}".encode("utf-8")).hexdigest()[:6]
 
@@ -102,7 +109,8 @@ class PostingsService:
         for p in result.items:
             by_item.setdefault(p.source_id, p)  # the parser already made repeated ids distinct
         fresh = {iid: p for iid, p in by_item.items() if iid not in known}
-        ids = {iid: posting_id(p.dedupe_key()) for iid, p in fresh.items()}
+        keys = {iid: role_key(p) for iid, p in fresh.items()}
+        ids = {iid: posting_id(key) for iid, key in keys.items()}
         existing = await postings_repo.existing_ids(conn, sorted(set(ids.values())))
         rows, created = [], []
         for iid, p in fresh.items():
@@ -111,7 +119,7 @@ class PostingsService:
                 continue
             created.append(pid)
             rows.append((
-                pid, p.dedupe_key(), p.company, p.title, json.dumps(p.locations, ensure_ascii=False), join_terms(p.places),
+                pid, keys[iid], p.company, p.title, json.dumps(p.locations, ensure_ascii=False), join_terms(p.places),
                 1 if p.remote else 0, join_terms(p.seasons), p.category, p.sponsorship, join_terms(p.degrees), p.url,
                 p.posted_at, 1 if p.active else 0, stamp, stamp,
             ))

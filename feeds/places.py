@@ -71,13 +71,13 @@ for _spec in _COUNTRY_TABLE.replace("\n", "|").split("|"):
         for _alias in (_aliases[0].split(",") if _aliases else []):
             COUNTRIES[_alias] = _name
 
-# "country/region: city, city" — the common tech hubs; region "" when not worth a term.
+# "country/region: city, city" — the common tech hubs; region "" when not worth a term; "*" = Bay Area.
 _CITY_TABLE = """
-usa/california: san francisco, south san francisco, san jose, santa clara, sunnyvale, mountain view,
+usa/california*: san francisco, south san francisco, san jose, santa clara, sunnyvale, mountain view,
  palo alto, east palo alto, menlo park, redwood city, san mateo, foster city, san bruno, san carlos,
  burlingame, fremont, newark, milpitas, oakland, berkeley, emeryville, alameda, cupertino, los gatos,
- campbell, pleasanton, livermore, san ramon, walnut creek, hayward, belmont, brisbane, los angeles,
- santa monica, culver city, el segundo, playa vista, pasadena, burbank, irvine, san diego, la jolla,
+ campbell, pleasanton, livermore, san ramon, walnut creek, hayward, belmont, brisbane
+usa/california: los angeles, santa monica, culver city, el segundo, playa vista, pasadena, burbank, irvine, san diego, la jolla,
  sacramento, santa barbara, goleta, santa cruz, folsom
 usa/washington state: seattle, redmond, bellevue, kirkland
 usa/new york state: new york, albany, rochester, buffalo
@@ -101,21 +101,20 @@ china/: beijing, shanghai, shenzhen|hong kong/: hong kong|singapore/: singapore|
 taiwan/: taipei|australia/: sydney, melbourne|new zealand/: auckland
 """
 CITIES: dict[str, tuple[str, str]] = {}  # city → (region, country); the first listing of a name wins
+_BAY: list[str] = []
 for _group in _CITY_TABLE.replace("\n ", " ").replace("\n", "|").split("|"):
     if ":" in _group:
         _where, _names = _group.split(":", 1)
         _country, _region = _where.strip().split("/")
-        for _city in _names.split(","):
-            CITIES.setdefault(_city.strip(), (_region, _country))
+        for _city in (c.strip() for c in _names.split(",")):
+            CITIES.setdefault(_city, (_region.rstrip("*"), _country))
+            _BAY += [_city] if _region.endswith("*") else []
+BAY_AREA = frozenset(_BAY)
 CITY_ALIASES = {
     "nyc": "new york", "new york city": "new york", "manhattan": "new york", "brooklyn": "new york",
     "sf": "san francisco", "la": "los angeles", "bangalore": "bengaluru", "gurgaon": "gurugram",
-    "saint louis": "st louis", "washington dc": "washington dc", "dc": "washington dc",
-    "montreal": "montreal", "quebec city": "quebec city", "zurich": "zurich", "munchen": "munich",
+    "saint louis": "st louis", "dc": "washington dc", "munchen": "munich",
 }
-BAY_AREA = frozenset(_c for _c, _w in CITIES.items() if _w[0] == "california" and _c not in
-                     {"los angeles", "santa monica", "culver city", "el segundo", "playa vista", "pasadena",
-                      "burbank", "irvine", "san diego", "la jolla", "sacramento", "santa barbara", "goleta", "folsom"})
 LA_NEIGHBORHOODS = frozenset(
     "canoga park, sherman oaks, encino, northridge, hollywood, north hollywood, woodland hills, van nuys, "
     "studio city, westwood, venice, playa vista".split(", ")
@@ -130,7 +129,7 @@ _NOISE = re.compile(
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"\s*(?:;|\||<br\s*/?>|\n|\s+or\s+|\s+l\s+|/)\s*", re.IGNORECASE)
-_GLUED = re.compile(r"(?:(?<=\b[A-Z]{2})|(?<=\bUSA))\s+(?=[A-Z][a-z]|[A-Z]{2,}\b)")  # "Atlanta, GA Chicago, IL" → two places
+_GLUED = re.compile(r"(?:(?<=\b[A-Z]{2})|(?<=\bUSA))\s+(?=[A-Z][a-z]|[A-Z]{2,}\b)")  # "Atlanta, GA Chicago, IL"
 _CODE_PATH = re.compile(r"^([A-Z]{2})-([A-Z]{2})-(.+)$")  # "US-IL-Niles"
 _DC = re.compile(r"\bwashington\s*,?\s*d\.?\s?c\b\.?|\bd\.c\.", re.IGNORECASE)
 

@@ -79,6 +79,9 @@ class SourceKind:
     conditional: bool = True
     guarded: bool = False  # moderator-supplied URLs: no private addresses unless allowed
     idle_recheck: timedelta | None = IDLE_RECHECK  # nothing to ask now: look again after this (None: wait to be scheduled)
+    # A source whose requests depend on earlier answers (search, then that paper's pages)
+    # fetches for itself; it raises FetchError/FeedError like a plain fetch, [] when idle.
+    fetch: Callable[[Fetcher, Source, datetime], Awaitable[list[Fetched]]] | None = None
 
 
 def every(interval: timedelta) -> Callable[[Source, datetime], Awaitable[datetime]]:
@@ -157,6 +160,8 @@ class Poller:
         kind = self.kinds.get(source.kind)
         if kind is None:
             return PollOutcome(name, False, error=f"unknown kind {source.kind}"), Outcome(next_due=now + IDLE_RECHECK)
+        if kind.fetch is not None and requests is None:
+            return await self._poll_custom(source, kind, now)
         wanted = requests if requests is not None else (
             await kind.requests(source, now) if kind.requests else [Request(source.url)]
         )
@@ -183,21 +188,41 @@ class Poller:
                     continue
                 fetched.append(Fetched(request, kind.parse(last.body, source)))
         except (FetchError, FeedError) as exc:
-            reason = exc.reason if isinstance(exc, FetchError) else str(exc)
-            after = await sources_repo.failed(self.app.db, name, iso_utc(now), reason, UNHEALTHY_AFTER)
-            failures = after.failures if after else 1
-            if after is not None and after.status == "unhealthy":
-                self.unhealthy.add(name)
-            # Once per incident at WARNING (it reaches the console); every failure at INFO.
-            level = logging.WARNING if failures == UNHEALTHY_AFTER else logging.INFO
-            log.log(level, "source %s failed (%s); %d failure(s) in a row", name, reason, failures)
-            regular = await kind.next_poll(source, now)
-            retry = now + backoff(failures)
-            return PollOutcome(name, False, error=reason), Outcome(next_due=min(retry, regular) if regular else None)
+            return await self._failed(source, kind, now, exc)
+        return await self._succeeded(source, kind, now, fetched, last if conditional else None)
+
+    async def _poll_custom(self, source: Source, kind: SourceKind, now: datetime) -> tuple[PollOutcome, Outcome]:
+        assert kind.fetch is not None
+        try:
+            fetched = await kind.fetch(self.fetcher, source, now)
+        except (FetchError, FeedError) as exc:
+            return await self._failed(source, kind, now, exc)
+        if not fetched:
+            return PollOutcome(source.name, True, idle=True), Outcome(next_due=now + kind.idle_recheck if kind.idle_recheck else None)
+        return await self._succeeded(source, kind, now, fetched, None)
+
+    async def _failed(self, source: Source, kind: SourceKind, now: datetime, exc: Exception) -> tuple[PollOutcome, Outcome]:
+        name = source.name
+        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        after = await sources_repo.failed(self.app.db, name, iso_utc(now), reason, UNHEALTHY_AFTER)
+        failures = after.failures if after else 1
+        if after is not None and after.status == "unhealthy":
+            self.unhealthy.add(name)
+        # Once per incident at WARNING (it reaches the console); every failure at INFO.
+        level = logging.WARNING if failures == UNHEALTHY_AFTER else logging.INFO
+        log.log(level, "source %s failed (%s); %d failure(s) in a row", name, reason, failures)
+        regular = await kind.next_poll(source, now)
+        retry = now + backoff(failures)
+        return PollOutcome(name, False, error=reason), Outcome(next_due=min(retry, regular) if regular else None)
+
+    async def _succeeded(
+        self, source: Source, kind: SourceKind, now: datetime, fetched: list[Fetched], last: FetchResult | None
+    ) -> tuple[PollOutcome, Outcome]:
+        name = source.name
         items = sum(len(f.parsed.items) for f in fetched)
         errors = [e for f in fetched for e in f.parsed.errors]
-        etag = last.etag if (conditional and last) else None
-        modified = last.last_modified if (conditional and last) else None
+        etag = last.etag if last else None
+        modified = last.last_modified if last else None
         result = PollOutcome(name, True, items=items, errors=errors, not_modified=not fetched)
 
         async def write(conn: aiosqlite.Connection) -> None:

@@ -31,11 +31,12 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from feeds.papers import FeedError
 from feeds.places import flag_countries, is_remote, looks_like_place, place_city, place_terms
@@ -150,22 +151,19 @@ _POSITIVE = re.compile(
     r"\b(?:interns?|(?:w|ex)?internships?|interships?|co\s*-?\s*ops?|apprentice(?:s|ships?)?|student\s+researchers?"
     r"|working\s+student|werkstudent|placements?|industrial\s+trainee|student\s+trainee|summer\s+(?:analyst|associate"
     r"|student|fellow|scholar)s?|stagiaire|praktikum|practicum|residency|year\s+in\s+industry)\b")
-_SENIOR = re.compile(
-    r"\b(?:(?<!undergraduate )(?<!college )(?<!rising )(?<!university )senior(?!\s+(?:year|only|students?)\b)|sr|principal|directors?|vice\s+president|s?vp|head\s+of|distinguished|staff\s+(?:software|machine"
-    r"|ml|ai|data|research|product|engineer|scientist|developer|designer|analyst|applied|security|site|hardware"
-    r"|firmware)|(?:tech|team|technical|engineering)\s+lead|lead\s+(?:engineer|developer|scientist|designer"
+_SENIOR = re.compile(  # "undergraduate senior", "senior year" are a student's year, not a level
+    r"\b(?:(?<!undergraduate )(?<!college )(?<!rising )(?<!university )senior(?!\s+(?:year|only|students?)\b)|sr"
+    r"|principal|directors?|vice\s+president|s?vp|head\s+of|distinguished|staff\s+(?:software|machine|ml|ai|data"
+    r"|research|product|engineer|scientist|developer|designer|analyst|applied|security|site|hardware|firmware)|(?:tech|team|technical|engineering)\s+lead|lead\s+(?:engineer|developer|scientist|designer"
     r"|analyst|software|data|ml|machine|researcher))\b")
 _RUNS_INTERNS = re.compile(r"\bintern(?:ship)?s?\s+program(?:me)?\s+(?:manager|coordinator|lead|director|specialist)"
-                           r"|\b(?:manager|coordinator|recruiter|specialist)\b.{0,20}\bintern(?:ship)?s?\s+program",
-                           )
+                           r"|\b(?:manager|coordinator|recruiter|specialist)\b.{0,20}\bintern(?:ship)?s?\s+program")
 _FULLTIME = re.compile(r"\b(?:full[\s-]?time|new\s+(?:college\s+)?grad(?:uate)?s?|entry[\s-]level|early\s+career"
                        r"|permanent|graduate\s+(?:program|programme|scheme))\b")
-_SALES = re.compile(r"\b(?:sales|account\s+executive|account\s+manager|business\s+development\s+rep\w*|bdr|sdr)\b",
-                    )
+_SALES = re.compile(r"\b(?:sales|account\s+executive|account\s+manager|business\s+development\s+rep\w*|bdr|sdr)\b")
 _MANAGER = re.compile(r"\b(?:manager|head|supervisor|chief)\b")
 
 
-@lru_cache(maxsize=8192)
 def is_internship(title: str, hints: str = "", trusted: bool = False) -> str | None:
     """None when it is an internship; else the rejection reason.
 
@@ -174,15 +172,20 @@ def is_internship(title: str, hints: str = "", trusted: bool = False) -> str | N
     trusted (curated) source needs no positive signal, an untrusted one needs it in the title or
     in its short hints (job type, tags) — never in a long description that merely mentions interns.
     """
-    title = title.lower() if isinstance(title, str) else ""
-    hints = hints.lower() if isinstance(hints, str) else ""
+    title = title if isinstance(title, str) else ""
+    return _internship(title, hints if isinstance(hints, str) else "", bool(trusted))
+
+
+@lru_cache(maxsize=8192)
+def _internship(title: str, hints: str, trusted: bool) -> str | None:
+    title, hints = title.lower(), hints.lower()
     if not title.strip():
         return "no title"
-    if _RUNS_INTERNS.search(title):
-        return "not an internship (runs the intern program)"
     senior, positive = _SENIOR.search(title), _POSITIVE.search(title)
     if senior and (not positive or senior.start() < positive.start()):
         return "not an internship (senior role)"
+    if _RUNS_INTERNS.search(title):
+        return "not an internship (runs the intern program)"
     if positive:
         return None
     if _FULLTIME.search(title):
@@ -217,7 +220,9 @@ _CATEGORY_RES = [(name, re.compile(rf"\b(?:{rx})\b" + _CATEGORY_EXTRA.get(name, 
                  for name, rx in _CATEGORY_RULES]  # matched against lowercased text: IGNORECASE is slow
 
 
-def _category_of(text: str) -> str | None:
+def _category_of(text: Any) -> str | None:
+    if not isinstance(text, str) or not text:
+        return None
     text = text.lower()
     for name, rx in _CATEGORY_RES:
         if rx.search(text):
@@ -225,12 +230,19 @@ def _category_of(text: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def classify_category(title: str, source_category: str | None = None, text: str = "") -> str:
     """The title says most ("ML Engineer Intern" under "Software" is ai-ml), the source's own
     category comes next, short hint text (tags) last."""
-    return (_category_of(title or "") or (_category_of(source_category) if isinstance(source_category, str) else None)
-            or _category_of(text or "") or "other")
+    return _title_category(title) or _category_of(source_category) or _category_of(text) or "other"
+
+
+@lru_cache(maxsize=8192)
+def _title_category_cached(title: str) -> str | None:
+    return _category_of(title)
+
+
+def _title_category(title: Any) -> str | None:
+    return _title_category_cached(title) if isinstance(title, str) else None
 
 
 _SPONSOR_VALUES = {
@@ -357,11 +369,15 @@ def _words(text: str) -> list[str]:
     return text.translate(_ASCII_PUNCT).split()
 
 
-@lru_cache(maxsize=16384)
 def normalize_title(title: str) -> str:
     """Drops what sources add around the same role: case, punctuation, dash variants, and the
     season/year at either end ("2025 Software Engineer Intern - Summer 2025")."""
-    words = _words(title if isinstance(title, str) else "")
+    return _normalize_title(title) if isinstance(title, str) else ""
+
+
+@lru_cache(maxsize=16384)
+def _normalize_title(title: str) -> str:
+    words = _words(title)
     seasons = set(_SEASON_ORDER)
     while words and (_YEAR.match(words[0]) or (words[0] in seasons and len(words) > 1 and _YEAR.match(words[1]))):
         words.pop(0)
@@ -373,7 +389,8 @@ def normalize_title(title: str) -> str:
 
 @lru_cache(maxsize=16384)
 def company_key(company: str) -> str:
-    words = _words(company)
+    """Company for dedupe: "The Acme Corp." and "Acme, Inc." are one company."""
+    words = _words(company if isinstance(company, str) else "")
     if words and words[0] == "the" and len(words) > 1:
         words.pop(0)
     while len(words) > 1 and words[-1] in _COMPANY_SUFFIX:
@@ -404,7 +421,9 @@ class _Raw:
     extra_places: list[str] = field(default_factory=list)
 
 
-def _build(raw: _Raw, result: PostingsResult, seen: dict[str, list[Posting]], trusted: bool) -> Posting | None:
+def _build(raw: _Raw, result: PostingsResult, seen: dict[str, Posting | set[str]], trusted: bool) -> Posting | None:
+    """The one place where every source's facts become a Posting, so all sources filter, clean and
+    classify alike; ``seen`` (per payload) tells a repeated id for another role from a plain repeat."""
     company, title = clean_text(raw.company, 200), clean_text(raw.title, 300)
     reason = is_internship(title, raw.hints, trusted) if title else "no title"
     if reason is None and not company:
@@ -432,17 +451,17 @@ def _build(raw: _Raw, result: PostingsResult, seen: dict[str, list[Posting]], tr
     base = clean_text(raw.source_id, 200)
     if not base:
         base = hashlib.sha1("|".join([company, title, posting.url, *locations]).encode()).hexdigest()[:16]
-    earlier = seen.get(base)
-    posting.source_id = base
+    posting.source_id, earlier = base, seen.get(base)
     if earlier is None:
-        seen[base] = [posting]
-    else:  # ids repeat rarely, so the dedupe key is only computed then
-        key = posting.dedupe_key()
-        if any(other.dedupe_key() == key for other in earlier):
+        seen[base] = posting
+    else:  # ids repeat rarely, so dedupe keys are only computed then (a set: 100k repeats stay linear)
+        keys = earlier if isinstance(earlier, set) else {earlier.dedupe_key()}
+        seen[base], key = keys, posting.dedupe_key()
+        if key in keys:
             _note(result, f"{raw.where}: repeats id {base[:60]} for the same role; dropped the repeat")
             return None
+        keys.add(key)
         posting.source_id = f"{base}#{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-        earlier.append(posting)
     result.items.append(posting)
     return posting
 
@@ -468,9 +487,9 @@ def _when(value: Any, result: PostingsResult, where: str) -> str | None:
                     _note(result, f"{where}: unreadable date {text[:40]!r}")
                     return None
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
             if 1990 <= moment.year <= 2100:
-                return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+                return moment.astimezone(UTC).replace(microsecond=0).isoformat()
             _note(result, f"{where}: date out of range {text[:40]!r}")
             return None
     if number is None:
@@ -486,10 +505,11 @@ def _when(value: Any, result: PostingsResult, where: str) -> str | None:
 
 @lru_cache(maxsize=16384)
 def _epoch_iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _flag(value: Any, default: bool, result: PostingsResult, where: str) -> bool:
+    """Booleans as APIs write them (true, "false", 1); garbage keeps the default and is noted."""
     if isinstance(value, bool):
         return value
     if value is None:
@@ -519,10 +539,11 @@ def _strings(value: Any) -> list[str]:
 
 
 def _check_body(body: bytes) -> bytes:
+    """Size first, before any parsing: the fetcher caps too, but a parser must not trust its caller."""
     if not isinstance(body, (bytes, bytearray)):
         raise FeedError(f"expected bytes, got {type(body).__name__}")
     if len(body) > MAX_BODY:
-        raise FeedError(f"the response is {len(body) / 1e6:.1f} MB; job feeds over {MAX_BODY // 2**20} MB are refused")
+        raise FeedError(f"the response is {len(body):,} bytes; job feeds over {MAX_BODY // 2**20} MB are refused")
     body = bytes(body).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not body:
         raise FeedError("the response is empty")
@@ -578,6 +599,7 @@ def _text_list(entry: dict[str, Any], key: str, result: PostingsResult, where: s
 
 
 def parse_simplify(body: bytes) -> PostingsResult:
+    """SimplifyJobs listings.json; curated, so titles need no "intern" (trusted)."""
     data = _load_json(body)
     if not isinstance(data, list):
         raise FeedError(f"not a SimplifyJobs listings.json: the top level is {type(data).__name__}, not a list")
@@ -614,10 +636,9 @@ def parse_simplify(body: bytes) -> PostingsResult:
 
 # -- RSS / Atom ------------------------------------------------------------------------------------
 _JOBISH = re.compile(r"\b(?:interns?|internships?|co-?op|apprentic\w*|engineers?|developer|scientist|analyst|manager"
-                     r"|designer|researcher|associate|specialist|representative|consultant|coordinator|technician|director"
-                     r"|executive"
-                     r"|architect|administrator|accountant|trader|programmer|trainee|recruiter|job|hiring|position)\b",
-                     re.IGNORECASE)
+                     r"|designer|researcher|associate|specialist|representative|consultant|coordinator|technician"
+                     r"|director|executive|architect|administrator|accountant|trader|programmer|trainee|recruiter|job"
+                     r"|hiring|position)\b", re.IGNORECASE)
 _LOCATION_LINE = re.compile(r"\blocations?\s*:\s*(?:<[^>]{0,200}>\s*)*([^\n<|•;]{2,120}?)\s*(?:<|\n|\||•|;|\.\s|\.?$)",
                             re.IGNORECASE)
 
@@ -631,6 +652,7 @@ def _struct_iso(entry: Any, key: str, result: PostingsResult, where: str) -> str
 
 
 def parse_rss(body: bytes) -> PostingsResult:
+    """RSS 2.0 / Atom job boards; entities are refused before feedparser sees the bytes."""
     import feedparser  # deferred: only RSS sources pay for importing it
 
     body = _check_body(body)
@@ -712,14 +734,6 @@ _ATS_URL = re.compile(r"https?://(?:jobs\.lever\.co|(?:job-)?boards(?:\.eu)?\.gr
 _CLOSED = {"closed", "expired", "filled", "inactive", "archived", "false"}
 
 
-def _path(entry: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(entry, dict):
-            return None
-        entry = entry.get(part)
-    return entry
-
-
 def _find_list(data: Any) -> list[Any]:
     """The job list wherever the common APIs put it: top level, or under jobs/data/... (one level deep)."""
     if isinstance(data, list):
@@ -734,9 +748,12 @@ def _find_list(data: Any) -> list[Any]:
 
 
 def _json_entry(entry: dict[str, Any], fields: dict[str, tuple[str, ...]], result: PostingsResult, where: str) -> _Raw | None:
+    """The first non-empty candidate of each field; None when the entry is not a job at all."""
     def get(name: str) -> Any:
         for path in fields[name]:
-            value = entry.get(path) if "." not in path else _path(entry, path)
+            value: Any = entry
+            for part in path.split("."):  # dotted paths: "categories.location", "org.name"
+                value = value.get(part) if isinstance(value, dict) else None
             if value not in (None, "", [], {}):
                 return value
         return None
@@ -772,6 +789,7 @@ def _json_entry(entry: dict[str, Any], fields: dict[str, tuple[str, ...]], resul
 
 
 def parse_json(body: bytes, mapping: dict[str, str] | None = None) -> PostingsResult:
+    """JSON job APIs; ``mapping`` ({"title": "jobTitle", "company": "org.name"}) overrides field names."""
     fields = dict(_FIELDS)
     for name, path in (mapping or {}).items():
         key = {"location": "locations", "date": "posted_at", "season": "terms"}.get(name, name)

@@ -70,7 +70,7 @@ async def test_preview_refuses_what_is_not_a_feed(server, setup, reason) -> None
 async def test_refresh_runs_every_source_once(server, tmp_path: Path) -> None:
     server.serve_fixture("/hf", "daily_papers_2026-08-21_reserialized.json")
     env = {"CAREERBOT_HF_PAPERS_URL": server.base_url + "/hf", "CAREERBOT_ARXIV_API_URL": server.base_url + "/api",
-           "CAREERBOT_ARXIV_RSS_URL": server.base_url + "/rss"}
+           "CAREERBOT_ARXIV_RSS_URL": server.base_url + "/rss", "CAREERBOT_PWC_API_URL": server.base_url + "/pwc"}
     db = str(tmp_path / "r.db")
     code, out, err = await careerbot("feeds", "refresh", "--db", db, env=env)
     lines = out.splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ async def make_app(db_path: Path, server: FeedServer, at: str = "2025-04-28T12:0
         arxiv_api_url=server.base_url + "/api/query",
         arxiv_rss_url=server.base_url + "/rss",
         hf_api_url=server.base_url + "/api/daily_papers",
+        pwc_api_url=server.base_url + "/pwc",
     )
     app = await create_app(db_path, clock=frozen_clock(at), config=config)
     ticks = FakeTime()
@@ -48,10 +50,20 @@ async def papers_app(db_path: Path, server: FeedServer):
     await app.close()
 
 
+PWC = Path(__file__).resolve().parent / "fixtures" / "pwc"
+
+
 def serve_all(server: FeedServer) -> None:
     server.serve_fixture("/rss/quant-ph", RSS)
     server.serve_fixture("/api/daily_papers", HF)
     server.serve_fixture("/api/query", API_100)
+    # Papers With Code knows one of Hugging Face's papers (one with no code link there; the
+    # hand-built fixture's paper, renamed to it).
+    server.routes["/pwc/papers/"] = (PWC / "papers_arxiv_unknown.json").read_bytes()
+    page = json.loads((PWC / "papers_arxiv_2106.09685.json").read_bytes())
+    page["results"][0].update(id="envharness", arxiv_id="2608.13120")
+    server.routes["/pwc/papers/?arxiv_id=2608.13120"] = json.dumps(page).encode()
+    server.routes["/pwc/papers/envharness/repositories/"] = (PWC / "repositories_lora_page1.json").read_bytes()
 
 
 async def say(session: ConsoleSession, line: str) -> dict:
@@ -72,7 +84,7 @@ async def test_refresh_real_payloads_and_pick_falls_back_to_the_newest_announcem
     mod = ConsoleSession(papers_app, role=Role.MODERATOR)
     assert "now follows quant-ph" in (await say(mod, "/papers follow quant-ph"))["text"]
     outcomes = await service(papers_app).refresh_all()
-    assert [(o.source, o.ok) for o in outcomes] == [("arxiv-rss", True), ("hf-daily", True), ("arxiv-api", True)]
+    assert [(o.source, o.ok) for o in outcomes] == [("arxiv-rss", True), ("hf-daily", True), ("arxiv-api", True), ("pwc", True)]
     days = [h["query"].get("date") or h["query"].get("sort") for h in server.hits("/api/daily_papers")]
     assert days == ["2025-04-28", "2025-04-27", "2025-04-26", "trending"]
     assert outcomes[0].items == 81 and outcomes[0].new == 81
@@ -97,6 +109,23 @@ async def test_second_refresh_uses_conditional_get(papers_app, server) -> None:
     second = await service(papers_app).refresh_all()
     assert second[0].source == "arxiv-rss" and second[0].not_modified
     assert server.hits("/rss/quant-ph")[-1]["if_none_match"]
+
+
+async def test_papers_with_code_gives_the_official_code_and_framework(papers_app, server) -> None:
+    serve_all(server)
+    outcomes = {o.source: o for o in await service(papers_app).refresh_all()}
+    assert outcomes["pwc"].ok and outcomes["pwc"].new == 1  # one of the 10 papers asked about has official code
+    asked = [h["query"]["arxiv_id"] for h in server.hits("/pwc/papers/")]
+    assert len(asked) == 10 and "2608.13120" in asked  # the ten most upvoted recent papers first
+    card = (await say(ConsoleSession(papers_app), "/paper 2608.13120"))["cards"][0]
+    fields = {f["name"]: f["value"] for f in card["fields"]}
+    # The official PyTorch repository wins over more-starred community ones.
+    assert fields["Official code"] == "https://github.com/microsoft/LoRA (PyTorch)"
+    assert ("Official code", "https://github.com/microsoft/LoRA") in [(b["label"], b["url"]) for b in card["buttons"]]
+    await service(papers_app).refresh_all()  # the other seven
+    assert len(server.hits("/pwc/papers/")) == 17
+    again = await service(papers_app).refresh_all()
+    assert "pwc" not in [o.source for o in again]  # each paper is asked about once: nothing left, the source idles
 
 
 async def test_hugging_face_signals_show_on_the_card(papers_app, server) -> None:
@@ -219,9 +248,12 @@ async def test_polls_are_scheduler_jobs_that_run_only_when_something_is_followed
     assert jobs["hf-daily"].startswith("2025-04-28T16:20")  # every 4 hours
     assert jobs["arxiv-rss"].startswith("2025-04-29T04:30")  # after the next announcement (00:30 New York)
     assert "arxiv-api" not in jobs  # look-ups run after Hugging Face brings papers, not on a clock
-    polled = len(server.requests)
+    server.requests.clear()
+    polled = 0
     await papers_app.clock.advance(timedelta(hours=1))
-    assert len(server.requests) == polled  # nothing due yet: no requests
+    # Papers With Code had nothing to ask about when it last looked; within the hour it asks about ten papers.
+    assert len([r for r in server.requests if r["path"] == "/pwc/papers/"]) == 10
+    assert {r["path"] for r in server.requests} == {"/pwc/papers/", "/pwc/papers/envharness/repositories/"}
     await papers_app.clock.advance(timedelta(hours=3))
-    again = [r["path"] for r in server.requests[polled:]]
+    again = [r["path"] for r in server.requests[11:] if not r["path"].startswith("/pwc")]
     assert again == ["/api/daily_papers"] * 4 + ["/api/query"]  # three days and trending, then the look-ups

@@ -29,6 +29,8 @@ class StoredPaper:
     hf_day: str | None = None
     upvotes: int | None = None
     first_seen: str = ""
+    code_official: bool = False
+    framework: str | None = None
     authors: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
 
@@ -42,11 +44,14 @@ class StoredPaper:
 
 
 _SCALARS = ("version", "title", "abstract", "primary_category", "published", "updated", "code_url", "stars",
-            "ai_summary", "announce_type", "announced_on", "hf_day", "upvotes", "first_seen")
+            "ai_summary", "announce_type", "announced_on", "hf_day", "upvotes", "first_seen", "framework")
 
 
 def _row_paper(row: Any) -> StoredPaper:
-    return StoredPaper(arxiv_id=row["arxiv_id"], **{k: row[k] for k in _SCALARS})
+    paper = StoredPaper(arxiv_id=row["arxiv_id"], **{k: row[k] for k in _SCALARS})
+    paper.code_official = bool(row["code_official"])
+    return paper
+
 
 
 async def _attach(db: Database, papers: list[StoredPaper]) -> list[StoredPaper]:
@@ -273,3 +278,27 @@ async def record_pick(db: Database, workspace: str, channel: str, day: str, arxi
             (workspace, channel, day, arxiv_id, reason, at),
         )
         return cur.rowcount == 1
+
+
+# -- Papers With Code ---------------------------------------------------------------------------
+async def pwc_candidates(db: Database, since_day: str, limit: int) -> list[str]:
+    """Recent papers the bot may show (listed on Hugging Face or newly announced) not yet checked."""
+    rows = await db.fetchall(
+        "SELECT arxiv_id FROM papers WHERE pwc_checked IS NULL AND (hf_day >= ? OR announced_on >= ?)"
+        " ORDER BY COALESCE(upvotes, 0) DESC, arxiv_id LIMIT ?",
+        (since_day, since_day, limit),
+    )
+    return [r["arxiv_id"] for r in rows]
+
+
+async def set_pwc(
+    conn: aiosqlite.Connection, arxiv_id: str, checked: str, code_url: str | None, stars: int | None, framework: str | None
+) -> None:
+    """Records a check; an official repository replaces a community code link (it is the paper's own)."""
+    if code_url:
+        await conn.execute(
+            "UPDATE papers SET pwc_checked = ?, code_url = ?, code_official = 1, stars = ?, framework = ? WHERE arxiv_id = ?",
+            (checked, code_url, stars, framework, arxiv_id),
+        )
+    else:
+        await conn.execute("UPDATE papers SET pwc_checked = ? WHERE arxiv_id = ?", (checked, arxiv_id))

@@ -101,9 +101,11 @@ def paper_card(paper: StoredPaper, why: str | None = None) -> Card:
         signals.append(f"{paper.stars} GitHub stars")
     if signals:
         fields.append(Field("Signal", ", ".join(signals), inline=True))
+    if paper.code_official and paper.code_url:
+        fields.append(Field("Official code", paper.code_url + (f" ({paper.framework})" if paper.framework else ""), inline=True))
     buttons = [LinkButton("arXiv", paper.abs_url), LinkButton("PDF", paper.pdf_url)]
     if paper.code_url:
-        buttons.append(LinkButton("Code", paper.code_url))
+        buttons.append(LinkButton("Official code" if paper.code_official else "Code", paper.code_url))
     return Card(
         title=shorten(paper.title, 250),
         url=paper.abs_url,

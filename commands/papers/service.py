@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TYPE_CHECKING
 from urllib.parse import urlencode
@@ -27,7 +28,9 @@ from bot.storage import papers_repo, settings_repo
 from bot.storage.sources_repo import Source
 from feeds.fetch import Fetcher
 from feeds.papers import ParseResult, parse_arxiv_api, parse_arxiv_rss, parse_hf_daily
-from feeds.poller import JOB_KIND, Fetched, PollOutcome, Request, SourceKind, poller
+from feeds import pwc
+from feeds.poller import JOB_KIND, Fetched, PollOutcome, Request, SourceKind, every, poller
+from feeds.pwc import PwcRepo
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -40,7 +43,18 @@ RSS_SCHEDULE = parse_recurrence("weekdays 00:30")
 RSS_ZONE = ZoneInfo("America/New_York")
 LOOKUP_BATCH = 50
 LOOKUP_ROUNDS = 4  # at most 200 look-ups per refresh, 3 s apart
-SOURCES = ("arxiv-rss", "hf-daily", "arxiv-api")
+SOURCES = ("arxiv-rss", "hf-daily", "arxiv-api", "pwc")
+PWC_EVERY = timedelta(hours=6)
+PWC_BATCH = 10  # papers asked about per poll (two or three requests each)
+PWC_PAGES = 3  # repository pages followed per paper
+
+
+@dataclass
+class CodeFound:
+    """What Papers With Code said about some papers: (arXiv id, official repo or None)."""
+
+    items: list[tuple[str, PwcRepo | None]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 class PapersService:
@@ -60,6 +74,10 @@ class PapersService:
             "arxiv-api", _parser(parse_arxiv_api), self._store_all, _on_demand, self._lookup_requests,
             conditional=False, idle_recheck=None,
         ))
+        self.poller.add_kind(SourceKind(
+            "pwc", _parser(pwc.parse_papers_page), self._store_code, every(PWC_EVERY), conditional=False,
+            max_bytes=pwc.MAX_PAGE, idle_recheck=timedelta(hours=1), fetch=self._fetch_code,
+        ))
 
     async def add_sources(self) -> None:
         """The three built-in sources (their URLs follow the configuration on every start)."""
@@ -68,6 +86,7 @@ class PapersService:
             await self.poller.ensure("arxiv-rss", "arxiv-rss", config.arxiv_rss_url, "papers", conn=conn)
             await self.poller.ensure("hf-daily", "hf-daily", config.hf_api_url, "papers", conn=conn)
             await self.poller.ensure("arxiv-api", "arxiv-api", config.arxiv_api_url, "papers", conn=conn, schedule=False)
+            await self.poller.ensure("pwc", "pwc", config.pwc_api_url, "papers", conn=conn)
 
     @property
     def fetcher(self) -> Fetcher:
@@ -141,6 +160,41 @@ class PapersService:
             listed = hf_day or item.listed_on
             new += await papers_repo.upsert(conn, item, stamp, hf_day=listed, announced_on=announced)
         return new
+
+    async def _fetch_code(self, fetcher: Fetcher, source: Source, now: datetime) -> list[Fetched]:
+        """Papers With Code, for the papers the bot may show: search by arXiv id, then that paper's repositories."""
+        since = (now.astimezone(timezone.utc).date() - timedelta(days=3)).isoformat()
+        ids = await papers_repo.pwc_candidates(self.app.db, since, PWC_BATCH)
+        if not ids:
+            return []
+        found = CodeFound()
+        base = source.url
+        for arxiv_id in ids:
+            page = pwc.parse_papers_page((await fetcher.get(pwc.search_url(base, arxiv_id), max_bytes=pwc.MAX_PAGE)).body)
+            found.errors += page.errors
+            paper = pwc.match_paper(page, arxiv_id)
+            repos: list[PwcRepo] = []
+            url: str | None = pwc.repositories_url(base, paper.id) if paper else None
+            for _ in range(PWC_PAGES):
+                if url is None:
+                    break
+                listing = pwc.parse_repositories_page((await fetcher.get(url, max_bytes=pwc.MAX_PAGE)).body)
+                repos += listing.results
+                found.errors += listing.errors
+                url = pwc.next_page_url(base, listing)
+            found.items.append((arxiv_id, pwc.best_code(repos)))
+        return [Fetched(Request(base), found)]
+
+    async def _store_code(self, conn: aiosqlite.Connection, _source: Source, fetched: list[Fetched], now: datetime) -> int:
+        found = 0
+        for f in fetched:
+            for arxiv_id, repo in f.parsed.items:
+                label = pwc.framework_label(repo.framework) if repo else None
+                await papers_repo.set_pwc(conn, arxiv_id, iso_utc(now), repo.url if repo else None, repo.stars if repo else None, label)
+                found += repo is not None
+        if found:
+            self.picks.clear()  # remembered picks carry the old card data
+        return found
 
     async def refresh_all(self) -> list[PollOutcome]:
         """Every paper source once, now (``careerbot feeds refresh``), look-ups last."""

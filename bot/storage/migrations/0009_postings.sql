@@ -7,6 +7,11 @@ ALTER TABLE feed_sources ADD COLUMN baseline_at TEXT;  -- first successful fetch
 ALTER TABLE feed_sources ADD COLUMN created_at TEXT;
 ALTER TABLE feed_sources ADD COLUMN items_total INTEGER NOT NULL DEFAULT 0;  -- postings this source has brought
 
+-- Papers With Code (paperswithcode.co) tells a paper's official code and its framework.
+ALTER TABLE papers ADD COLUMN code_official INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE papers ADD COLUMN framework TEXT;
+ALTER TABLE papers ADD COLUMN pwc_checked TEXT;   -- when Papers With Code was asked (NULL: not yet)
+
 -- Which workspaces use a posting source (a moderator added it there).
 CREATE TABLE workspace_sources (
     workspace TEXT NOT NULL,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,26 @@ class Console:
             parts += [card["title"], card["body"], card["footer"]]
             parts += [f"{f['name']}: {f['value']}" for f in card["fields"]]
         return "\n".join(p for p in parts if p)
+
+
+_real_getaddrinfo = socket.getaddrinfo
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def _loopback_only(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    """Tests talk to 127.0.0.1 only: a name that would need DNS is a test bug, caught here."""
+    name = host.decode() if isinstance(host, bytes) else (host or "")
+    if name and name not in _LOOPBACK:
+        try:
+            ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {name!r} (loopback only)") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
 
 
 @pytest.fixture

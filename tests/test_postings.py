@@ -227,3 +227,21 @@ async def test_postings_digest_has_the_new_matching_postings(jobs_app, server: F
     digest = [p for p in posts if p["kind"].startswith("digest")]
     assert len(digest) == 1
     assert [c["title"] for c in digest[0]["reply"]["cards"]][0].startswith("New internship postings: TP-ICAP")
+
+
+async def test_a_closing_that_cannot_be_edited_in_is_named_in_the_next_digest(jobs_app, server: FeedServer) -> None:
+    from bot.adapters.console import console_transport
+
+    console_transport(jobs_app).edit = None  # a platform whose posts cannot be edited
+    server.routes["/listings.json"] = body(LISTINGS[:-3])
+    mod = ConsoleSession(jobs_app, user="olive", role=Role.MODERATOR)
+    await say(mod, f"/postings source add {server.base_url}/listings.json simplify")
+    await say(mod, "/alerts add season:summer-2025 sponsorship:yes #general")
+    server.routes["/listings.json"] = body(LISTINGS)
+    assert len(await tick(mod)) == 1
+    await say(mod, "/digest add postings daily 09:00")
+    server.routes["/listings.json"] = body(LISTINGS[:-3] + [dict(TWO_SIGMA, active=False), TP_ICAP, TRADE_DESK])
+    posts = await tick(mod, "13h")
+    assert [p["kind"] for p in posts] == ["digest-1"]  # no edit, no re-send: the digest says it
+    assert "Closed since they were posted here: Two Sigma — Software Engineering Internship" in posts[0]["reply"]["text"]
+    assert [p["kind"] for p in await tick(mod, "1d")] == []  # said once

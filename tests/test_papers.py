@@ -249,7 +249,6 @@ async def test_polls_are_scheduler_jobs_that_run_only_when_something_is_followed
     assert jobs["arxiv-rss"].startswith("2025-04-29T04:30")  # after the next announcement (00:30 New York)
     assert "arxiv-api" not in jobs  # look-ups run after Hugging Face brings papers, not on a clock
     server.requests.clear()
-    polled = 0
     await papers_app.clock.advance(timedelta(hours=1))
     # Papers With Code had nothing to ask about when it last looked; within the hour it asks about ten papers.
     assert len([r for r in server.requests if r["path"] == "/pwc/papers/"]) == 10

@@ -158,7 +158,7 @@ async def _own_alert(ctx: Context, alert_id: int, change: bool = True) -> Alert:
 
 
 def alert_line(a: Alert) -> str:
-    where = f"DM to you" if a.is_user else f"#{a.channel_name or a.channel}"
+    where = "DM to you" if a.is_user else f"#{a.channel_name or a.channel}"
     state = f" · paused ({a.paused_reason})" if a.paused and a.paused_reason else (" · paused" if a.paused else "")
     return f"#{a.id} · {a.filters or 'everything'} · {where}{state}"
 

@@ -33,6 +33,8 @@ def test_secrets_do_not_appear_in_repr_or_logs(caplog):
         ({"SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
         ({"DISCORD_TOKEN": "has space"}, "DISCORD_TOKEN"),
         ({"CAREERBOT_DB": "a\x00b"}, "CAREERBOT_DB"),
+        ({"CAREERBOT_ALLOW_PRIVATE_FEEDS": "maybe"}, "CAREERBOT_ALLOW_PRIVATE_FEEDS"),
+        ({"CAREERBOT_PWC_API_URL": "ftp://paperswithcode.co"}, "CAREERBOT_PWC_API_URL"),
     ],
 )
 def test_bad_values_name_the_variable_without_echoing_secrets(env, name):
@@ -41,3 +43,8 @@ def test_bad_values_name_the_variable_without_echoing_secrets(env, name):
     assert name in str(info.value)
     if "TOKEN" in name:
         assert list(env.values())[0] not in str(info.value)
+
+
+def test_private_feeds_are_refused_unless_allowed():
+    assert load_config(environ={}, env_file=None).allow_private_feeds is False
+    assert load_config(environ={"CAREERBOT_ALLOW_PRIVATE_FEEDS": "1"}, env_file=None).allow_private_feeds is True

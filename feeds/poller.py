@@ -13,6 +13,7 @@ guard for moderator-supplied sources.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import aiosqlite
 
 from bot.clock import backoff, iso_utc
 from bot.scheduler import Outcome
-from bot.storage import sources_repo
+from bot.storage import jobs_repo, sources_repo
 from bot.storage.jobs_repo import Job
 from bot.storage.sources_repo import Source
 from feeds.fetch import Fetcher, FetchError, FetchResult
@@ -99,6 +100,7 @@ class Poller:
         # Sources down right now, kept in memory so a moderator's command costs no query when
         # all is well (filled from the database at start-up).
         self.unhealthy: set[str] = set()
+        self._background: set[asyncio.Task[PollOutcome]] = set()  # polls someone stopped waiting for
         app.scheduler.handle(JOB_KIND, self._run_job, background=True)
 
     async def load(self) -> None:
@@ -128,8 +130,7 @@ class Poller:
             await sources_repo.ensure(tx, name, kind, url, feature, iso_utc(self.app.clock.now()), options)
             if not schedule:
                 return
-            cur = await tx.execute("SELECT 1 FROM jobs WHERE kind = ? AND ref = ?", (JOB_KIND, name))
-            if due is not None or await cur.fetchone() is None:
+            if due is not None or not await jobs_repo.exists(tx, JOB_KIND, name):
                 await self.app.scheduler.schedule(JOB_KIND, name, due or self.app.clock.now(), tx)
 
         if conn is not None:
@@ -166,7 +167,7 @@ class Poller:
             await kind.requests(source, now) if kind.requests else [Request(source.url)]
         )
         if not wanted:
-            return PollOutcome(name, True, idle=True), Outcome(next_due=now + kind.idle_recheck if kind.idle_recheck else None)
+            return _idle(source, kind, now)
         conditional = kind.conditional and len(wanted) == 1 and requests is None
         if conditional and wanted[0].url != source.url:
             async with self.app.db.transaction() as tx:  # a new URL (e.g. other categories): old validators do not apply
@@ -198,7 +199,7 @@ class Poller:
         except (FetchError, FeedError) as exc:
             return await self._failed(source, kind, now, exc)
         if not fetched:
-            return PollOutcome(source.name, True, idle=True), Outcome(next_due=now + kind.idle_recheck if kind.idle_recheck else None)
+            return _idle(source, kind, now)
         return await self._succeeded(source, kind, now, fetched, None)
 
     async def _failed(self, source: Source, kind: SourceKind, now: datetime, exc: Exception) -> tuple[PollOutcome, Outcome]:
@@ -247,6 +248,20 @@ class Poller:
                     await self.app.scheduler.schedule(JOB_KIND, name, plan.next_due, conn)
         return outcome
 
+    async def poll_within(self, name: str, deadline: float, requests: list[Request] | None = None) -> PollOutcome | None:
+        """``poll_now`` for someone waiting: at most ``deadline`` seconds, then the poll goes on alone
+        (None: not finished yet; asking again shortly finds the result stored). One attempt: a
+        retry would land after they stopped waiting."""
+        task = asyncio.create_task(self.poll_now(name, attempts=1, requests=requests))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        if deadline <= 0:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=deadline)
+        except asyncio.TimeoutError:
+            return None
+
     async def refresh(self, feature: str | None = None, attempts: int = 3) -> list[PollOutcome]:
         """Every source of ``feature`` (or all) once, now: ``careerbot feeds refresh``."""
         outcomes = []
@@ -268,7 +283,15 @@ class Poller:
         """Polls are scheduler jobs: the scheduler runs them; nothing of its own to start."""
 
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.fetcher.close()
+
+
+def _idle(source: Source, kind: SourceKind, now: datetime) -> tuple[PollOutcome, Outcome]:
+    """Nothing to ask now: health untouched, look again after the kind's recheck (or when scheduled)."""
+    return PollOutcome(source.name, True, idle=True), Outcome(next_due=now + kind.idle_recheck if kind.idle_recheck else None)
 
 
 def poller(app: "App") -> Poller:

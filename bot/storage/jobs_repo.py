@@ -44,6 +44,12 @@ async def get(db: Database, kind: str, ref: str) -> Job | None:
     return _job(row) if row else None
 
 
+async def exists(conn: aiosqlite.Connection, kind: str, ref: str) -> bool:
+    """Inside a writer's transaction: whether a job is planned (e.g. to keep its later due time)."""
+    cur = await conn.execute("SELECT 1 FROM jobs WHERE kind = ? AND ref = ?", (kind, ref))
+    return await cur.fetchone() is not None
+
+
 async def upsert(conn: aiosqlite.Connection, kind: str, ref: str, due_at: str) -> None:
     await conn.execute(
         "INSERT INTO jobs (kind, ref, due_at) VALUES (?, ?, ?)"

@@ -136,13 +136,9 @@ async def for_workspace(db: Database, workspace: str) -> list[Source]:
     return [_source(r) for r in rows]
 
 
-async def workspaces_of(db: Database | aiosqlite.Connection, source: str) -> list[str]:
-    sql, params = "SELECT workspace FROM workspace_sources WHERE source = ? ORDER BY workspace", (source,)
-    if isinstance(db, Database):
-        rows = await db.fetchall(sql, params)
-    else:
-        rows = await (await db.execute(sql, params)).fetchall()
-    return [r[0] for r in rows]
+async def workspaces_of(conn: aiosqlite.Connection, source: str) -> list[str]:
+    cur = await conn.execute("SELECT workspace FROM workspace_sources WHERE source = ? ORDER BY workspace", (source,))
+    return [r[0] for r in await cur.fetchall()]
 
 
 # -- telling moderators once per incident ------------------------------------------------------

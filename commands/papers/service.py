@@ -12,7 +12,6 @@ unhealthy; moderators see it in ``/papers sources`` and once on their next comma
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("careerbot.papers")
 
-Outcome = PollOutcome  # what a refresh reports per source (kept for callers of the old name)
 HF_EVERY = timedelta(hours=4)
 RSS_SCHEDULE = parse_recurrence("weekdays 00:30")
 RSS_ZONE = ZoneInfo("America/New_York")
@@ -61,7 +59,6 @@ class PapersService:
     def __init__(self, app: "App") -> None:
         self.app = app
         self.poller = poller(app)
-        self._background: set[asyncio.Task] = set()
         # The day's pick per (workspace, channel, local day): fixed once chosen, so every
         # later /paper today that day is answered from memory, without a query.
         self.picks: dict[tuple[str, str, str], tuple[Any, str]] = {}
@@ -218,28 +215,14 @@ class PapersService:
         """
         if self.fetcher.politeness.pending_wait(url) > deadline:
             deadline = 0.0  # arXiv's spacing alone would outlast the deadline: answer now, fetch anyway
-
-        async def run() -> str | None:
-            # One attempt: someone is waiting, and a retry would land after they stopped.
-            return (await self.poller.poll_now("arxiv-api", attempts=1, requests=[Request(url)])).error
-
-        task = asyncio.create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        if deadline <= 0:
-            return False, None
-        try:
-            return True, await asyncio.wait_for(asyncio.shield(task), timeout=deadline)
-        except asyncio.TimeoutError:
-            return False, None
-
-    async def stop(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        outcome = await self.poller.poll_within("arxiv-api", deadline, requests=[Request(url)])
+        return (True, outcome.error) if outcome else (False, None)
 
     def start(self) -> None:
         """Polls are scheduler jobs; nothing of its own to start."""
+
+    async def stop(self) -> None:
+        """The poller (an app service of its own) ends the polls still running."""
 
 
 def _parser(parse):  # noqa: ANN001, ANN202 - adapts a paper parser to the poller's (body, source) shape

@@ -69,7 +69,7 @@ def _no_sources_line(ctx: Context) -> str:
     return f"This server has no posting sources yet. A moderator can add one: {ctx.cmd('postings source add URL')}"
 
 
-def _listing(ctx: Context, title: str, found: list[StoredPosting], query: str) -> Reply:
+def _listing(ctx: Context, title: str, found: list[StoredPosting]) -> Reply:
     shown = found[:SHOWN]
     more = len(found) - len(shown)
     text = f"{title} ({len(found)} open posting{'s' if len(found) != 1 else ''}):"
@@ -186,7 +186,7 @@ def register(registry: Registry) -> None:
         found = await _matching(ctx, flt)
         if not found:
             return Reply(text=f"No open postings match {quote_input(flt.canonical() or 'anything', 100)} yet.", kind="nomatch")
-        return _listing(ctx, "Newest postings" + (f" for {flt.canonical()}" if not flt.empty else ""), found, filters or "")
+        return _listing(ctx, "Newest postings" + (f" for {flt.canonical()}" if not flt.empty else ""), found)
 
     @postings.command(
         "search", "Postings with these words in the title or company, plus filters, e.g. vision remote",
@@ -201,7 +201,7 @@ def register(registry: Registry) -> None:
         found = await _matching(ctx, flt)
         if not found:
             return Reply(text=f"No open postings match {quote_input(flt.canonical(), 100)}.", kind="nomatch")
-        return _listing(ctx, f"Postings for {flt.canonical()}", found, query)
+        return _listing(ctx, f"Postings for {flt.canonical()}", found)
 
     @postings.command("show", "One posting by its id (the code at the bottom of a posting).", args=[Arg("id", "the posting id, e.g. 3f9a2c1b", max_len=20)])
     async def show(ctx: Context, id: str) -> Reply:  # noqa: A002
@@ -333,7 +333,7 @@ def register(registry: Registry) -> None:
         found = await _matching(ctx, flt, since=iso_utc(ctx.now() - TEST_WINDOW))
         if not found:
             return Reply(text=f"Alert #{alert.id} ({alert.filters or 'everything'}) would have matched nothing in the last 7 days.", kind="nomatch")
-        return _listing(ctx, f"Alert #{alert.id} ({alert.filters or 'everything'}) in the last 7 days", found, alert.filters)
+        return _listing(ctx, f"Alert #{alert.id} ({alert.filters or 'everything'}) in the last 7 days", found)
 
 
 # -- moderators' source commands -------------------------------------------------------------------
@@ -381,7 +381,7 @@ async def _add_source(ctx: Context, workspace: str, raw_url: str, kind: str | No
     first = f"Source `{name}` added ({kind or 'format recognised on the first fetch'}); it is checked every {int(POLL_EVERY.total_seconds() // 60)} minutes."
     if known is not None and known.baseline_at:
         return Reply(text=f"{first} Another server already follows this list, so its {known.items_total:,} postings show here now; new ones alert from the next check.")
-    outcome = await svc.first_fetch(name, ADD_DEADLINE)
+    outcome = await svc.poller.poll_within(name, ADD_DEADLINE)
     if outcome is None:
         return Reply(text=f"{first} The first fetch is still running; {ctx.cmd('postings source list')} shows how it went. It posts nothing: only postings that appear after it alert anyone.")
     if not outcome.ok:

@@ -12,7 +12,6 @@ sent is marked closed in the sent post (edited where the platform allows), never
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -25,7 +24,7 @@ from bot.clock import iso_utc
 from bot.delivery import Target
 from bot.models import Card, LinkButton, Reply
 from bot.scheduler import Outcome
-from bot.storage import delivery_repo, postings_repo, sources_repo
+from bot.storage import delivery_repo, jobs_repo, postings_repo, sources_repo
 from bot.storage.delivery_repo import Problem
 from bot.storage.jobs_repo import Job
 from bot.storage.postings_repo import Alert, StoredPosting, join_terms
@@ -34,7 +33,7 @@ from bot.text import shorten
 from commands.postings.filters import build_index
 from feeds import postings as parsers
 from feeds.papers import FeedError
-from feeds.poller import Fetched, PollOutcome, SourceKind, every, poller
+from feeds.poller import Fetched, SourceKind, every, poller
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -75,7 +74,6 @@ class PostingsService:
     def __init__(self, app: "App") -> None:
         self.app = app
         self.poller = poller(app)
-        self._background: set[asyncio.Task] = set()
         for kind in (*parsers.KINDS, "auto"):
             self.poller.add_kind(SourceKind(
                 kind, self._parse, self._store, every(POLL_EVERY), max_bytes=parsers.MAX_BODY, guarded=True,
@@ -112,12 +110,12 @@ class PostingsService:
         keys = {iid: role_key(p) for iid, p in fresh.items()}
         ids = {iid: posting_id(key) for iid, key in keys.items()}
         existing = await postings_repo.existing_ids(conn, sorted(set(ids.values())))
-        rows, created = [], []
+        rows, created = [], {}
         for iid, p in fresh.items():
             pid = ids[iid]
             if pid in existing or pid in created:
                 continue
-            created.append(pid)
+            created[pid] = p
             rows.append((
                 pid, keys[iid], p.company, p.title, json.dumps(p.locations, ensure_ascii=False), join_terms(p.places),
                 1 if p.remote else 0, join_terms(p.seasons), p.category, p.sponsorship, join_terms(p.degrees), p.url,
@@ -144,47 +142,26 @@ class PostingsService:
             if was and not now_open:
                 await self.app.scheduler.schedule(CLOSED_JOB, pid, now, conn)
         if not baseline and created:
-            await self._match(conn, source, [r for r in rows if r[13]], now)
+            await self._match(conn, source, {pid: p for pid, p in created.items() if p.active}, now)
         return len(created)
 
-    async def _match(self, conn: aiosqlite.Connection, source: Source, rows: list[tuple], now: datetime) -> None:
-        workspaces = await sources_repo.workspaces_of(conn, source.name)
-        alerts = await postings_repo.active_alerts(conn, workspaces)
+    async def _match(self, conn: aiosqlite.Connection, source: Source, new: dict[str, parsers.Posting], now: datetime) -> None:
+        alerts = await postings_repo.active_alerts(conn, await sources_repo.workspaces_of(conn, source.name))
         if not alerts:
             return
         index = build_index((alert_id, text) for alert_id, _, text in alerts)
         stamp = iso_utc(now)
-        queued: list[tuple[int, str, str]] = []
-        for row in rows:
-            view = StoredPosting(
-                id=row[0], company=row[2], title=row[3], locations=[], places=postings_repo.split_terms(row[5]),
-                remote=bool(row[6]), seasons=postings_repo.split_terms(row[7]), category=row[8], sponsorship=row[9],
-                degrees=postings_repo.split_terms(row[10]), url=row[11], posted_at=row[12], active=True, first_seen=stamp,
-            )
-            queued.extend((alert_id, view.id, stamp) for alert_id in index.match(view))
+        queued = [(alert_id, pid, stamp) for pid, posting in new.items() for alert_id in index.match(posting)]
         await postings_repo.enqueue(conn, queued)
         for alert_id in sorted({a for a, _, _ in queued}):
-            job = await (await conn.execute("SELECT due_at FROM jobs WHERE kind = ? AND ref = ?", (ALERT_JOB, str(alert_id)))).fetchone()
-            if job is None:  # an alert waiting for its hourly room keeps its later due time
+            if not await jobs_repo.exists(conn, ALERT_JOB, str(alert_id)):  # one waiting for hourly room keeps its time
                 await self.app.scheduler.schedule(ALERT_JOB, str(alert_id), now, conn)
-
-    async def first_fetch(self, name: str, deadline: float) -> PollOutcome | None:
-        """Polls a new source now; waits at most ``deadline`` seconds (the poll then goes on alone)."""
-        task = asyncio.create_task(self.poller.poll_now(name))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout=deadline)
-        except asyncio.TimeoutError:
-            return None
 
     def start(self) -> None:
         """Alerts and closings are scheduler jobs; nothing of its own to start."""
 
     async def stop(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        """Polls still running belong to the poller, which ends them."""
 
     # -- posting alerts -----------------------------------------------------------------------
     async def run_alert(self, job: Job, at: datetime) -> Outcome:

@@ -23,7 +23,7 @@ from bot.models import Actor, Place, Reply, Role
 from bot.providers import ProviderRegistry
 from bot.registry import Command, Registry
 from bot.scheduler import Scheduler
-from bot.settings import SettingsService, core_keys
+from bot.settings import SettingsService, core_keys, user_keys
 from bot.storage import delivery_repo
 from bot.storage.db import Database, open_database
 from bot.storage.delivery_repo import Problem
@@ -36,6 +36,14 @@ class Feature(Protocol):
     """A feature module: ``register(registry)`` declares its commands; ``setup(app)`` is optional."""
 
     def register(self, registry: Registry) -> None: ...
+
+
+class PersonalData(Protocol):
+    name: str
+
+    async def export(self, db: Database, user_id: str) -> Any: ...
+
+    async def forget(self, conn: Any, user_id: str) -> dict[str, int]: ...
 
 
 class App:
@@ -58,8 +66,13 @@ class App:
         self.frontends: dict[str, Frontend] = {"console": Frontend()}
         # Workspaces with delivery problems no moderator has seen (read at start, then kept here).
         self.problem_workspaces: set[str] = set()
+        # What features keep about a person, for /me export and /me forget: each has a
+        # name, ``export(db, user_id)`` and ``forget(conn, user_id) -> {what: count}``.
+        self.personal_data: list[PersonalData] = []
         for key in core_keys(self.settings):
             self.settings.define(key)
+        for key in user_keys():
+            self.settings.define_user(key)
         registry.gates.append(self._feature_gate)
         self.scheduler.after_run.append(self._after_job)
         self.outbox.problem_listeners.append(self._tell_moderators)

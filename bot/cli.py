@@ -11,10 +11,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from bot import __version__
 from bot.adapters import AdapterError
+from bot.clock import Clock
 from bot.config import Config, ConfigError, configure_logging, load_config
 from bot.models import Actor, Place, Reply, Role
 from bot.storage.db import StorageError
@@ -78,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--json", action="store_true", help="print one JSON object per output")
     console.add_argument("--as", dest="role", type=_role, default=Role.MEMBER, help="start with this role (member, mod, admin, owner)")
     console.add_argument("--user", default="you", help="start as this user name")
+    console.add_argument(
+        "--now", type=_instant, metavar="INSTANT",
+        help="start the bot's clock at this instant (e.g. 2027-03-15T10:40:00Z); it then moves only with :tick",
+    )
+    console.add_argument("--files", metavar="DIR", help="where pictures and files from replies are saved (default: careerbot-files next to the database)")
 
     feeds = sub.add_parser("feeds", parents=[common], help="check a paper or job feed, or refresh every source now")
     feeds_sub = feeds.add_subparsers(dest="feeds_cmd", metavar="ACTION", required=True)
@@ -97,10 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _open_app(config: Config):  # noqa: ANN202
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an instant; use ISO 8601 such as 2027-03-15T10:40:00Z") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} has no timezone; add Z for UTC or an offset such as +01:00")
+    return moment.astimezone(timezone.utc)
+
+
+async def _open_app(config: Config, clock: Clock | None = None):  # noqa: ANN202
     from commands import create_app
 
-    return await create_app(config.db_path, config=config)
+    return await create_app(config.db_path, config=config, clock=clock)
 
 
 async def cmd_console(args: argparse.Namespace, config: Config) -> int:
@@ -112,7 +130,8 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
     def show(event: dict[str, Any], reply: Reply) -> None:
         if args.json:
             print(json.dumps(event, ensure_ascii=False), flush=True)
-        elif event["type"] == "post":
+            return
+        if event["type"] == "post":
             target = event["target"]
             where = f"sent by DM to {target['user']}" if "user" in target else f"posted in #{target['channel']}"
             print(f"── {where} ({event['kind']}) ──\n{render(reply, color=color)}\n", flush=True)
@@ -122,10 +141,14 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
             print(f"── only you can see this ──\n{render(reply, color=color)}\n", flush=True)
         else:
             print(render(reply, color=color) + "\n", flush=True)
+        if event.get("files"):
+            print("\n".join(f"📎 saved {path}" for path in event["files"]) + "\n", flush=True)
 
-    app = await _open_app(config)
+    # --now replays a scenario exactly: the clock stands at that instant and moves only with :tick.
+    app = await _open_app(config, Clock(start=args.now) if args.now else None)
+    files = Path(args.files) if args.files else Path(config.db_path).resolve().parent / "careerbot-files"
     try:
-        session = ConsoleSession(app, user=args.user, role=args.role, sink=show)
+        session = ConsoleSession(app, user=args.user, role=args.role, sink=show, files_dir=files)
         # Scripted runs (-c) move time only with :tick; an interactive console also runs the
         # scheduler and senders in the background, as the bot would on a platform.
         await app.start(background=not args.lines)

@@ -171,9 +171,9 @@ def split_reply(reply: Reply, limits: Limits) -> list[Reply]:
     Long text and oversized cards are split (``bot.render.fit``), never cut: a digest that
     arrives in three parts beats one whose end silently vanished.
     """
-    parts = [replace(reply, text=chunk, cards=[], notices=[]) for chunk in split_text(reply.text, limits.max_text)]
+    parts = [replace(reply, text=chunk, cards=[], notices=[], attachments=[]) for chunk in split_text(reply.text, limits.max_text)]
     if not parts:
-        parts = [replace(reply, text="", cards=[], notices=[])]
+        parts = [replace(reply, text="", cards=[], notices=[], attachments=[])]
     used, buttons = len(parts[-1].text), 0
     for card in reply.cards:
         pieces = split_card(
@@ -185,12 +185,13 @@ def split_reply(reply: Reply, limits: Limits) -> list[Reply]:
             current = parts[-1]
             full = len(current.cards) >= limits.max_cards or buttons + count > limits.max_buttons
             if (current.cards or current.text) and (full or used + size > limits.max_chars):
-                parts.append(replace(reply, text="", cards=[], notices=[]))
+                parts.append(replace(reply, text="", cards=[], notices=[], attachments=[]))
                 current, used, buttons = parts[-1], 0, 0
             current.cards.append(piece)
             used += size
             buttons += count
-    return [p for p in parts if p.text or p.cards]
+    parts[0].attachments = list(reply.attachments)  # files go with the first message
+    return [p for p in parts if p.text or p.cards or p.attachments]
 
 
 # -- rate limiting -------------------------------------------------------------------------------

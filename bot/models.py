@@ -6,7 +6,9 @@ Discord or Slack, so a command written against them works on every surface at on
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import base64
+import re
+from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -152,12 +154,45 @@ class Card:
     buttons: list[Button] = field(default_factory=list)
 
 
+MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024  # under Discord's smallest upload limit (10 MiB) and Slack's
+
+
+@dataclass
+class Attachment:
+    """A file that goes with a reply (a chart): the console saves it, platforms upload it.
+
+    Bytes, not a path: a reply may be stored in the outbox and sent hours later, and a
+    renderer must not depend on a file still being there.
+    """
+
+    name: str  # a file name with its extension, e.g. "streak-ada.png"
+    data: bytes
+    content_type: str = "application/octet-stream"
+    description: str = ""  # alt text where the platform shows one
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[\w.\-]{1,80}", self.name) or self.name.startswith("."):
+            raise ValueError(f"attachment name {self.name!r} must be a plain file name")
+        if len(self.data) > MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"attachment {self.name} is {len(self.data)} bytes; at most {MAX_ATTACHMENT_BYTES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "content_type": self.content_type, "description": self.description,
+                "data": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Attachment":
+        return cls(data["name"], base64.b64decode(data["data"]), data.get("content_type", "application/octet-stream"), data.get("description", ""))
+
+
 @dataclass
 class Reply:
     """What a command returns. ``kind`` lets renderers style errors without parsing text.
 
     ``ephemeral`` asks platforms that support it (Discord, Slack) to show the reply only
     to the person who asked — used for errors and refusals so channels stay clean.
+
+    ``attachments`` are files sent with the reply's first message (see Attachment).
 
     ``notices`` are private messages for the person who asked (moderator notices): adapters
     send each as its own ephemeral message after the reply, and renderers never put them
@@ -169,6 +204,7 @@ class Reply:
     kind: str = "info"  # info | error | refusal | nomatch | notice
     ephemeral: bool = False
     notices: list["Reply"] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
     @classmethod
     def error(cls, text: str) -> "Reply":
@@ -179,8 +215,9 @@ class Reply:
         return cls(text=text, kind="refusal", ephemeral=True)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, notices=[], attachments=[]))
         del data["notices"]
+        data["attachments"] = [a.to_dict() for a in self.attachments]
         return data
 
     def messages(self) -> list["Reply"]:
@@ -206,7 +243,10 @@ class Reply:
             )
             for c in data.get("cards", [])
         ]
-        return cls(text=data.get("text", ""), cards=cards, kind=data.get("kind", "info"), ephemeral=data.get("ephemeral", False))
+        return cls(
+            text=data.get("text", ""), cards=cards, kind=data.get("kind", "info"), ephemeral=data.get("ephemeral", False),
+            attachments=[Attachment.from_dict(a) for a in data.get("attachments", [])],
+        )
 
     def plain_text(self) -> str:
         """All visible text, in order: used for search-in-output and platform fallbacks."""

@@ -498,6 +498,9 @@ class Registry:
             return sub, rest
         if cmd.default_sub and first:
             return cmd.subcommands[cmd.default_sub], text
+        default = cmd.subcommands.get(cmd.default_sub) if cmd.default_sub else None
+        if not first and default is not None and (not default.args or not default.args[0].required):
+            return default, text  # "/me", "/streak": the default needs nothing more
         options = ", ".join(cmd.subcommands)
         if not first and cmd.default_sub and cmd.subcommands[cmd.default_sub].args:
             arg = cmd.subcommands[cmd.default_sub].args[0]

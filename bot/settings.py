@@ -298,12 +298,66 @@ class SettingsService:
     always_on: set[str] = field(default_factory=lambda: {"help", "config"})
     feature_names: list[str] = field(default_factory=list)
     listeners: list[ChangeListener] = field(default_factory=list)
+    # The user scope: keys a person sets for themselves (/me set). Where the same name is a
+    # community key (timezone, date_format), the person's value wins and the community's is
+    # the fallback: user → channel → server → default.
+    user_keys: dict[str, Key] = field(default_factory=dict)
+    user_listeners: list[Callable[[str, str], Awaitable[None]]] = field(default_factory=list)  # (user id, key)
     _cache: dict[str, dict[tuple[str, str], Value]] = field(default_factory=dict, repr=False)
 
     def define(self, key: Key) -> None:
         if key.name in self.keys:
             raise ValueError(f"setting {key.name} is defined twice")
         self.keys[key.name] = key
+
+    def define_user(self, key: Key) -> None:
+        if key.name in self.user_keys:
+            raise ValueError(f"personal setting {key.name} is defined twice")
+        self.user_keys[key.name] = key
+
+    def user_key(self, name: str) -> Key:
+        found = self.user_keys.get(name.strip().lower().replace("-", "_"))
+        if found is None:
+            raise SettingError(f"there is no personal setting {quote_input(name, 30)}. Personal settings: {', '.join(self.user_keys)}")
+        return found
+
+    # -- the user scope ----------------------------------------------------------------------
+    async def personal(self, user_id: str) -> dict[str, Value]:
+        """A person's own values (only what they set), decoded."""
+        from bot.storage import studygroups_repo
+
+        stored = await studygroups_repo.user_settings(self.db, user_id)
+        return {k: self.user_keys[k].type.parse(v) for k, v in stored.items() if k in self.user_keys}
+
+    async def for_user(self, user_id: str, place: Place | None, name: str) -> Value:
+        """user → channel → server → default, for keys both scopes have; user → default otherwise."""
+        mine = await self.personal(user_id)
+        if name in mine:
+            return mine[name]
+        if name in self.keys and place is not None:
+            return await self.get(place, name)
+        return self.user_keys[name].default
+
+    async def user_zone(self, user_id: str, place: Place | None) -> ZoneInfo:
+        return ZoneInfo(await self.for_user(user_id, place, "timezone"))
+
+    async def set_user(self, user_id: str, name: str, text: str | None, now: datetime) -> tuple[Key, Value | None]:
+        """Stores (or, with ``text=None``, clears) a personal value; returns the key and the new value."""
+        from bot.storage import studygroups_repo
+
+        key = self.user_key(name)
+        value = None
+        if text is not None:
+            try:
+                value = key.type.parse(text)
+            except SettingError as exc:
+                raise SettingError(f"{key.name}: {exc}") from None
+        async with self.db.transaction() as conn:
+            encoded = None if value is None else key.type.format(value)
+            await studygroups_repo.set_user_setting(conn, user_id, key.name, encoded, now.isoformat())
+        for listener in self.user_listeners:
+            await listener(user_id, key.name)
+        return key, value
 
     def on_change(self, listener: ChangeListener) -> None:
         self.listeners.append(listener)
@@ -526,6 +580,17 @@ def _load_document(text: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("careerbot_settings") != 1:
         raise SettingError('that is not a careerbot settings document: it needs "careerbot_settings": 1, as the config export command prints')
     return doc
+
+
+def user_keys() -> list[Key]:
+    """What a person may set for themselves with /me set; features add their own."""
+    return [
+        Key("timezone", "your local time: your day for streaks and reminders (not set: the server's)", Timezone(), "UTC"),
+        Key("date_format", "how dates are written to you: iso, dmy or mdy (not set: the server's)",
+            Choice(options=("iso", "dmy", "mdy")), "iso"),
+        Key("time_format", "24h or 12h (not set: the server's)", Choice(options=("24h", "12h")), "24h"),
+        Key("dm", "whether I may send you reminders by direct message", Bool(), False),
+    ]
 
 
 def core_keys(service: SettingsService) -> list[Key]:

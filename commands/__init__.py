@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from commands import advice, config, digest, help, papers, postings
+from commands import advice, config, digest, help, me, papers, postings, studygroups
 
-FEATURES = [help, config, advice, digest, papers, postings]
+FEATURES = [help, config, me, advice, digest, papers, postings, studygroups]
 
 
 async def create_app(db_path: str | os.PathLike[str], **kwargs: Any):  # noqa: ANN201 - App, imported lazily

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bot.app import App
@@ -81,11 +82,13 @@ class ConsoleSession:
         channel: str = "general",
         workspace: str = "console",
         sink: Callable[[Event, Reply], None] | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self.app = app
         self.actor = Actor(id=f"console:{user}", name=user, role=role)
         self.place = Place(platform="console", workspace_id=workspace, channel_id=channel, channel_name=channel)
         self.sink = sink
+        self.files_dir = files_dir  # where attachments (charts, exports) are written; None: not saved
         self.closed = False
         self._posts: list[Event] = []
         self._buttons: list[ActionButton] = []  # of the last reply, numbered from 1 as shown
@@ -104,6 +107,7 @@ class ConsoleSession:
             "key": key,
             "reply": reply.to_dict(),
         }
+        self._save(event, reply)
         self._posts.append(event)
         if self.sink:
             self.sink(event, reply)
@@ -135,10 +139,36 @@ class ConsoleSession:
         events = [self._event(kind, reply, text)]
         # Moderator notices are private messages of their own, never part of the reply.
         events += [self._event("notice", notice, text) for notice in reply.notices]
+        self._save(events[0], reply)
         for event, shown in zip(events, reply.messages()):
             if self.sink:
                 self.sink(event, shown)
         return [*self.take_posts(), *events]
+
+    def _save(self, event: Event, reply: Reply) -> None:
+        """Writes a reply's files where a person can open them; the event lists the paths.
+
+        The console has no picture viewer: a file in a folder, with its path printed, is what
+        lets someone look at a chart the way Discord or Slack would show it.
+        """
+        if not reply.attachments:
+            return
+        event["reply"] = {**event["reply"], "attachments": [
+            {"name": a.name, "content_type": a.content_type, "bytes": len(a.data)} for a in reply.attachments
+        ]}
+        if self.files_dir is None:
+            return
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for a in reply.attachments:
+            path = self.files_dir / a.name
+            stem, n = path.stem, 1
+            while path.exists():
+                n += 1
+                path = self.files_dir / f"{stem}-{n}{path.suffix}"
+            path.write_bytes(a.data)
+            paths.append(str(path))
+        event["files"] = paths
 
     async def _click(self, arg: str) -> Reply:
         if not self._buttons:

@@ -254,6 +254,16 @@ async def set_paused(conn: aiosqlite.Connection, alert_id: int, paused: bool, re
     await conn.execute("UPDATE alerts SET paused = ?, paused_reason = ? WHERE id = ?", (1 if paused else 0, reason, alert_id))
 
 
+async def forget_owner(conn: aiosqlite.Connection, owner: str) -> list[int]:
+    """Deletes a person's DM alerts and unnames channel alerts they created; returns the deleted ids."""
+    cur = await conn.execute("SELECT id FROM alerts WHERE owner = ? AND target_kind = 'user'", (owner,))
+    ids = [r[0] for r in await cur.fetchall()]
+    for alert_id in ids:
+        await delete_alert(conn, alert_id)
+    await conn.execute("UPDATE alerts SET owner = '', owner_name = '' WHERE owner = ?", (owner,))
+    return ids
+
+
 async def delete_alert(conn: aiosqlite.Connection, alert_id: int) -> None:
     await conn.execute("DELETE FROM alert_queue WHERE alert_id = ?", (alert_id,))
     await conn.execute("DELETE FROM alert_sends WHERE alert_id = ?", (alert_id,))

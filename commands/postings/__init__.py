@@ -124,7 +124,27 @@ class PostingsProvider:
         return Section(self.title, cards, item_keys=keys, note="\n".join(notes))
 
 
+class PostingsData:
+    """For /me export and /me forget: a person's DM alerts; channel alerts they created stay, unnamed."""
+
+    name = "alerts"
+
+    def __init__(self, app: "App") -> None:
+        self.app = app
+
+    async def export(self, db: Any, user_id: str) -> Any:
+        return [{"id": a.id, "filters": a.filters, "to": "your DMs" if a.is_user else f"#{a.channel_name or a.channel}",
+                 "paused": a.paused, "created_at": a.created_at} for a in await postings_repo.alerts_of_owner(db, user_id)]
+
+    async def forget(self, conn: Any, user_id: str) -> dict[str, int]:
+        mine = await postings_repo.forget_owner(conn, user_id)
+        for alert_id in mine:
+            await self.app.scheduler.cancel("alert", str(alert_id), conn)
+        return {"posting alerts": len(mine)}
+
+
 async def setup(app: "App") -> None:
+    app.personal_data.append(PostingsData(app))
     svc = PostingsService(app)
     await svc.poller.load()
     app.state[STATE_KEY] = svc

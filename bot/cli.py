@@ -145,8 +145,9 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
             print("\n".join(f"📎 saved {path}" for path in event["files"]) + "\n", flush=True)
 
     # --now replays a scenario exactly: the clock stands at that instant and moves only with :tick.
-    app = await _open_app(config, Clock(start=args.now) if args.now else None)
-    files = Path(args.files) if args.files else Path(config.db_path).resolve().parent / "careerbot-files"
+    now, files_arg = getattr(args, "now", None), getattr(args, "files", None)  # `careerbot run` has neither
+    app = await _open_app(config, Clock(start=now) if now else None)
+    files = Path(files_arg) if files_arg else Path(config.db_path).resolve().parent / "careerbot-files"
     try:
         session = ConsoleSession(app, user=args.user, role=args.role, sink=show, files_dir=files)
         # Scripted runs (-c) move time only with :tick; an interactive console also runs the

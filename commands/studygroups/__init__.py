@@ -37,7 +37,7 @@ MAX_TEXT = 500
 MAX_MINUTES = 24 * 60
 MAX_GROUPS = 100  # per server
 QUICK_TEXT = "(checked in)"
-_DURATION = re.compile(r"^(?:(\d{1,2})h)?(?:(\d{1,4})(?:m|min|mins|minutes)?)?$", re.IGNORECASE)
+_DURATION = re.compile(r"^(?:(\d{1,3})h)?(?:(\d{1,6})(?:m|min|mins|minutes)?)?$", re.IGNORECASE)
 _SCHEDULE_HEADS = {"daily", "everyday", "weekdays", "weekday", "weekends", "weekend", "weekly", "every",
                    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday",
                    "friday", "saturday", "sunday"}
@@ -64,7 +64,7 @@ def parse_minutes(text: str) -> int:
 def looks_like_minutes(word: str) -> bool:
     """At the end of a check-in line only a number *with a unit* is minutes ("read chapter 3" is text)."""
     w = word.strip().lower()
-    return bool(re.fullmatch(r"(\d{1,2}h(\d{1,3}m?)?|\d{1,4}(m|min|mins|minutes))", w))
+    return bool(re.fullmatch(r"(\d{1,3}h(\d{1,3}m?)?|\d{1,6}(m|min|mins|minutes))", w))
 
 
 def parse_until(text: str, today: date) -> date:
@@ -99,6 +99,12 @@ def split_plan(text: str) -> tuple[str, str]:
             parse_recurrence(" ".join(words[:n]), default_time="19:00")
         except SettingError:
             continue
+        following = words[n] if n < len(words) else ""
+        if re.fullmatch(r"\d{1,2}([:.]\d{2})?\s*(am|pm)?|\d{1,2}(am|pm)", following, re.IGNORECASE):
+            try:  # "daily 25:00": a time that does not parse is a mistake, not the start of the goal
+                parse_recurrence(" ".join(words[: n + 1]), default_time="19:00")
+            except SettingError as exc:
+                raise CommandError(f"{exc}") from None
         return " ".join(words[:n]), " ".join(words[n:])
     if words[0].lower().strip(",") in _SCHEDULE_HEADS or "," in words[0]:
         try:

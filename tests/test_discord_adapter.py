@@ -86,7 +86,7 @@ async def test_the_synced_tree_is_the_registry_and_is_sent_only_when_it_changes(
     first = await start_bot(fake, db_path)
     await first.close()
     names = {c["name"] for c in fake.commands[GUILD_ID]}
-    assert names == {"help", "config", "advice", "digest", "paper", "papers", "postings", "alerts"}
+    assert names == {"help", "config", "me", "advice", "digest", "paper", "papers", "postings", "alerts", "studygroup", "checkin", "streak", "leaderboard"}
     assert fake.syncs == 1
     second = await start_bot(fake, db_path)  # a restart with the same tree: no sync request
     await second.close()

@@ -41,7 +41,7 @@ def test_every_command_and_option_fits_discords_limits():
 
 def test_the_tree_mirrors_the_registry():
     by_name = {c["name"]: c for c in real_tree()}
-    assert set(by_name) == {"help", "config", "advice", "digest", "paper", "papers", "postings", "alerts"}
+    assert set(by_name) == {"help", "config", "me", "advice", "digest", "paper", "papers", "postings", "alerts", "studygroup", "checkin", "streak", "leaderboard"}
     advice = {o["name"]: o for o in by_name["advice"]["options"]}
     assert set(advice) == {"ask", "topics", "topic"}  # the default subcommand is named: Discord cannot run a group
     assert advice["topic"]["options"][0]["autocomplete"] is True

@@ -51,6 +51,8 @@ BAD_VALUES = [
     ("digest_time", "9", "HH:MM"),
     ("digest_time", "noon-ish", "HH:MM"),
     ("digest_quiet_line", "x" * 250, "at most 200"),
+    ("grace", "7", "one of 0, 1, 2, 3"),
+    ("grace", "-1", "one of 0, 1, 2, 3"),
     ("paper_categories", "biology.XY", "not an arXiv category; use names like cs.LG"),
     ("paper_categories", "cs.LG;drop", "list of arXiv categories"),
     ("paper_keywords", "k" * 80, "list of keywords"),

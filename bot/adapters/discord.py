@@ -9,6 +9,10 @@ is not used: it wants one Python function per command, while ours are data.
 Unsolicited posts (digests, DMs) go through the outbox and ``DiscordRestTransport``; the
 gateway client is used only for what needs it: receiving interactions and knowing the
 guilds' channels and roles (the ``guilds`` intent; no privileged intents at all).
+
+A reply's files (``Reply.attachments``) go with its first message as ``discord.File``s,
+public or ephemeral like the reply; if Discord refuses them, the text still goes and the
+person is told in one line which files are missing.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import io
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import discord
@@ -33,11 +38,11 @@ from bot.buttons import ButtonError, decode
 from bot.clock import iso_utc
 from bot.config import Config
 from bot.frontend import Frontend
-from bot.models import Actor, ChannelRef, Place, Reply, Role, RoleRef, UserRef
+from bot.models import Actor, Attachment, ChannelRef, Place, Reply, Role, RoleRef, UserRef
 from bot.registry import Arg, Command, Registry
-from bot.render.discord import render_messages
+from bot.render.discord import file_batches, file_description, not_attached_line, render_messages
 from bot.storage import platform_repo
-from bot.text import clean_input
+from bot.text import clean_input, shorten
 
 log = logging.getLogger("careerbot.discord")
 
@@ -256,6 +261,11 @@ def message_kwargs(payload: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def discord_files(batch: Sequence[Attachment]) -> list[discord.File]:
+    """Fresh ``discord.File`` objects for one message (discord.py reads and closes them as it sends)."""
+    return [discord.File(io.BytesIO(a.data), filename=a.name, description=file_description(a)) for a in batch]
+
+
 # -- the adapter --------------------------------------------------------------------------------------
 class DiscordAdapter:
     def __init__(
@@ -427,11 +437,40 @@ class DiscordAdapter:
         deferred = interaction.response.is_done()
         first = True
         for message in reply.messages():
-            for payload in render_messages(message):
-                kwargs = message_kwargs(payload)
-                ephemeral = private or message.ephemeral
-                if first and not deferred:
-                    await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
-                else:
-                    await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+            payloads = render_messages(message)
+            batches = file_batches(message.attachments)
+            # Files ride with the message's first payload; more than one message holds follow alone.
+            sends = [(p, batches[0] if i == 0 and batches else []) for i, p in enumerate(payloads)]
+            sends += [({}, batch) for batch in batches[1:]]
+            for payload, files in sends:
+                await self._send(interaction, first and not deferred, private or message.ephemeral, payload, files)
                 first = False
+
+    async def _send(
+        self, interaction: discord.Interaction, initial: bool, ephemeral: bool, payload: dict[str, Any], files: list[Attachment]
+    ) -> None:
+        """Sends one message of an answer, as the interaction response or a follow-up.
+
+        Files Discord refuses (too large, a bad form: a 4xx other than 404) must not cost
+        the person the text, so the message goes again without them and one private line
+        says which files are missing. A 404 means the interaction expired: nothing can go.
+        """
+        send = interaction.response.send_message if initial else interaction.followup.send
+        kwargs = message_kwargs(payload)
+        if not files:
+            await send(ephemeral=ephemeral, **kwargs)
+            return
+        try:
+            await send(ephemeral=ephemeral, files=discord_files(files), **kwargs)
+            return
+        except discord.NotFound:
+            raise
+        except discord.HTTPException as exc:
+            if exc.status >= 500:
+                raise
+            log.warning("Discord refused the files of interaction %s: %s %s", interaction.id, exc.status, exc.text)
+            reason = f"Discord refused them ({shorten(exc.text or str(exc.status), 120)})"
+        if kwargs.get("content") or kwargs.get("embeds") or kwargs.get("view"):
+            await send(ephemeral=ephemeral, **kwargs)
+            send = interaction.followup.send
+        await send(content=not_attached_line(files, reason), ephemeral=True, allowed_mentions=discord.AllowedMentions.none())

@@ -9,15 +9,23 @@ declarations as the console: ``/careerbot advice do i need a phd`` is the line
 Two ways in: Socket Mode when an app-level token (``xapp-``) is set, the easy set-up for a
 club with no public server; otherwise Bolt's HTTP endpoint with request-signature checks.
 Posts the bot makes on its own (digests, DMs) go through the outbox and ``SlackTransport``.
+
+Files (``Reply.attachments``) cannot ride in a message or a ``respond()``: they are uploaded
+with ``files_upload_v2`` (get an upload URL, POST the bytes, complete the upload into a
+channel) after the text. Slack has no private files, so a private reply's files go to the
+person's DM with the bot and the reply says so. An upload that fails never costs the text:
+the person reads one short line about the missing file instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,16 +33,23 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import AdapterError
 from bot.app import App
 from bot.config import Config
-from bot.delivery import Limits, PermanentFailure, RateLimited, Sent, Target, TransientFailure
+from bot.delivery import DeliveryError, Limits, PermanentFailure, RateLimited, Sent, Target, TransientFailure
 from bot.frontend import Frontend
-from bot.models import Actor, Place, Reply, Role
-from bot.render.slack import render_messages
+from bot.models import Actor, Attachment, Card, Place, Reply, Role
+from bot.render.slack import (
+    escape,
+    file_uploads,
+    not_attached_line,
+    not_sent_by_dm_line,
+    render_messages,
+    sent_by_dm_line,
+)
 from bot.text import clean_input
 
 log = logging.getLogger("careerbot.slack")
@@ -56,6 +71,95 @@ GONE = {
     "user_disabled": "the user is deactivated",
     "restricted_action": "the workspace does not let the bot post there",
 }
+
+
+# Uploads: a short Retry-After is waited out (someone is waiting for the chart); a long one is reported.
+UPLOAD_ATTEMPTS = 3
+UPLOAD_MAX_WAIT = 10.0
+# Why an upload failed, in words for the people who will read it.
+UPLOAD_ERRORS = {
+    "not_in_channel": "I am not a member of this channel (invite me with /invite @careerbot)",
+    "channel_not_found": "the channel no longer exists",
+    "is_archived": "the channel is archived",
+    "file_uploads_disabled": "this workspace has turned file uploads off",
+    "file_upload_size_restricted": "the file is larger than this workspace allows",
+    "missing_scope": "the app is missing the files:write permission",
+    "storage_limit_reached": "the workspace is out of file storage",
+    "ratelimited": "Slack is limiting uploads right now; try again in a minute",
+}
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class UploadFailed(Exception):
+    """An upload Slack did not complete; ``reason`` is worded for the person who asked."""
+
+    def __init__(self, reason: str, error: str = "") -> None:
+        super().__init__(f"{reason} ({error})" if error else reason)
+        self.reason = reason
+        self.error = error
+
+
+async def upload_files(
+    client: AsyncWebClient,
+    channel: str,
+    attachments: Sequence[Attachment],
+    *,
+    thread_ts: str | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> None:
+    """Shares ``attachments`` in ``channel`` (a conversation id) through ``files_upload_v2``.
+
+    slack-sdk does the three steps (``files.getUploadURLExternal``, a POST of the bytes to the
+    ``upload_url``, ``files.completeUploadExternal``). A 429 with a short ``Retry-After`` is
+    waited out and the whole upload starts over: an upload never completed is discarded by
+    Slack, so a retry cannot share a file twice. Anything else raises ``UploadFailed``.
+    """
+    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        try:
+            await client.files_upload_v2(file_uploads=file_uploads(attachments), channel=channel, thread_ts=thread_ts)
+            return
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if hasattr(exc.response, "get") else ""
+            if status == 429 or error == "ratelimited":
+                wait = _retry_after(exc.response.headers)
+                if attempt < UPLOAD_ATTEMPTS and wait <= UPLOAD_MAX_WAIT:
+                    await sleep(wait)
+                    continue
+                error = "ratelimited"
+            raise UploadFailed(UPLOAD_ERRORS.get(error, f"Slack refused the upload ({error or status})"), error) from None
+        except SlackRequestError as exc:  # the POST to upload_url answered other than 200
+            log.warning("uploading to Slack's upload_url failed: %s", exc)
+            if attempt < UPLOAD_ATTEMPTS:
+                await sleep(1.0)
+                continue
+            raise UploadFailed("Slack's file service did not take the file", "upload_failed") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise UploadFailed("I could not reach Slack", type(exc).__name__) from None
+    raise AssertionError("unreachable")
+
+
+def _retry_after(headers: Any) -> float:
+    value = str(headers.get("Retry-After", headers.get("retry-after", "1")))
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+def _why(exc: DeliveryError) -> str:
+    """A transport error (from opening a DM) in words for a person."""
+    if isinstance(exc, RateLimited):
+        return UPLOAD_ERRORS["ratelimited"]
+    if isinstance(exc, PermanentFailure):
+        return exc.reason
+    return "I could not reach Slack"
+
+
+def with_line(message: Reply, line: str) -> Reply:
+    """The message with a short note at its end (a context line on Slack)."""
+    return replace(message, attachments=[], cards=[*message.cards, Card(footer=line)])
 
 
 def unescape(text: str) -> str:
@@ -107,9 +211,10 @@ class SlackTransport:
 
     platform = "slack"
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, sleep: Sleep = asyncio.sleep) -> None:
         self.client = client
         self.limits = limits()
+        self.sleep = sleep  # for an upload's short Retry-After; tests pass a fake clock's
         self._dm_channels: dict[str, str] = {}
 
     async def send(self, target: Target, reply: Reply, key: str) -> Sent:
@@ -123,7 +228,26 @@ class SlackTransport:
             )
             sent = sent or Sent(str(response.get("ts", "")), str(response.get("channel", channel)))
         assert sent is not None
+        if reply.attachments:
+            await self._share(sent.channel_id, reply.attachments)
         return sent
+
+    async def _share(self, channel: str, attachments: Sequence[Attachment]) -> None:
+        """Uploads a post's files after its text, into the same conversation.
+
+        The text is already posted, so a failed upload must not raise: the queue would
+        send the whole part again and the channel would read the text twice. The channel
+        is told in one line instead (and the log keeps Slack's error).
+        """
+        try:
+            await upload_files(self.client, channel, attachments, sleep=self.sleep)
+        except UploadFailed as exc:
+            log.warning("files of a post to %s were not shared: %s", channel, exc)
+            line = escape(not_attached_line(attachments, exc.reason))
+            try:
+                await self._call("chat_postMessage", channel=channel, text=line, unfurl_links=False, unfurl_media=False)
+            except DeliveryError as again:
+                log.warning("telling %s about the missing files failed too: %s", channel, again)
 
     async def find(self, target: Target, key: str, since: datetime) -> Sent | None:
         """A post with our key sent since ``since``: what a crash may have left unrecorded."""
@@ -143,12 +267,14 @@ class SlackTransport:
         await self._call("chat_update", channel=channel, ts=message_id, text=payload["text"], blocks=payload["blocks"])
 
     async def _channel(self, target: Target) -> str:
-        if not target.is_user:
-            return target.channel
-        cached = self._dm_channels.get(target.channel)
+        return await self.dm_channel(target.channel) if target.is_user else target.channel
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The bot's DM with a person (``conversations.open``), opened once and remembered."""
+        cached = self._dm_channels.get(user_id)
         if cached is None:
-            response = await self._call("conversations_open", users=target.channel)
-            cached = self._dm_channels[target.channel] = str((response.get("channel") or {}).get("id", ""))
+            response = await self._call("conversations_open", users=user_id)
+            cached = self._dm_channels[user_id] = str((response.get("channel") or {}).get("id", ""))
         return cached
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
@@ -175,7 +301,9 @@ class SlackTransport:
 
 
 class SlackAdapter:
-    def __init__(self, app: App, config: Config, *, client: AsyncWebClient | None = None) -> None:
+    def __init__(
+        self, app: App, config: Config, *, client: AsyncWebClient | None = None, sleep: Sleep = asyncio.sleep
+    ) -> None:
         if not config.slack_bot_token:
             raise ValueError("SLACK_BOT_TOKEN is not set")
         self.app = app
@@ -196,7 +324,8 @@ class SlackAdapter:
         self.bolt.action(re.compile(r"^cb1:"))(self._on_action)
         self.bolt.action(re.compile(r"^link:"))(self._on_link)
         app.add_frontend(SlackFrontend(config.slack_command))
-        self.transport = SlackTransport(self.client)
+        self.sleep = sleep  # for an upload's short Retry-After; tests pass a fake clock's
+        self.transport = SlackTransport(self.client, sleep)
         if "slack" not in app.outbox.dispatchers:
             app.outbox.add_transport(self.transport)
         self._roles: dict[str, _Role] = {}
@@ -315,7 +444,8 @@ class SlackAdapter:
         place = self.place(team, event.get("channel", ""))
         reply = await self.app.handle(actor, place, self.line(text))
         thread = event.get("thread_ts") or (None if place.is_dm else event.get("ts"))
-        for message in reply.messages():
+
+        async def say(message: Reply) -> None:
             for payload in render_messages(message):
                 if message.ephemeral and not place.is_dm:
                     await self.client.chat_postEphemeral(
@@ -326,10 +456,15 @@ class SlackAdapter:
                         channel=place.channel_id, thread_ts=thread, unfurl_links=False, **payload
                     )
 
+        for message in reply.messages():
+            await self._with_files(message, actor, place, say, thread)
+
     async def _respond(self, respond: Any, reply: Reply, actor: Actor, place: Place) -> None:
         """Through ``response_url`` while it has uses left, then the Web API."""
         uses = 0
-        for message in reply.messages():
+
+        async def say(message: Reply) -> None:
+            nonlocal uses
             for payload in render_messages(message):
                 private = message.ephemeral
                 if uses < RESPOND_USES:
@@ -339,3 +474,40 @@ class SlackAdapter:
                     await self.client.chat_postEphemeral(channel=place.channel_id, user=actor.local_id, **payload)
                 else:
                     await self.client.chat_postMessage(channel=place.channel_id, unfurl_links=False, **payload)
+
+        for message in reply.messages():
+            await self._with_files(message, actor, place, say)
+
+    async def _with_files(
+        self, message: Reply, actor: Actor, place: Place, say: Callable[[Reply], Awaitable[None]], thread: str | None = None
+    ) -> None:
+        """Sends ``message`` through ``say`` and shares its files where Slack allows.
+
+        A private reply in a channel: the files go to the person's DM first, so the reply
+        can say truthfully where they are (or why they are not). A public reply, or any
+        reply in a DM: the text first, then its files below it in the same place; a failed
+        upload is told to the person privately, never to the channel.
+        """
+        files = message.attachments
+        if not files:
+            await say(message)
+            return
+        if message.ephemeral and not place.is_dm:
+            try:
+                dm = await self.transport.dm_channel(actor.local_id)
+                await upload_files(self.client, dm, files, sleep=self.sleep)
+                line = sent_by_dm_line(files)
+            except UploadFailed as exc:
+                log.warning("files for %s were not sent by DM: %s", actor.id, exc)
+                line = not_sent_by_dm_line(files, exc.reason)
+            except DeliveryError as exc:
+                log.warning("opening a DM with %s for files failed: %s", actor.id, exc)
+                line = not_sent_by_dm_line(files, _why(exc))
+            await say(with_line(message, line))
+            return
+        await say(replace(message, attachments=[]))
+        try:
+            await upload_files(self.client, place.channel_id, files, thread_ts=thread, sleep=self.sleep)
+        except UploadFailed as exc:
+            log.warning("files of a reply in %s were not shared: %s", place.channel_id, exc)
+            await say(Reply(text=not_attached_line(files, exc.reason), kind="error", ephemeral=True))

@@ -13,16 +13,22 @@ content 2000; 10 embeds; per embed title 256, description 4096, 25 fields of nam
 value 1024, footer 2048; all embed text in one message 6000 together; 5 action rows of 5
 buttons, label 80, link url 512. ``allowed_mentions`` is empty so that no text we post —
 ours, a user's or a feed's — can ping anyone, on top of the core's defusing.
+
+Files (``Reply.attachments``) go with the first message as ``files[n]`` parts: at most 10 in
+one message, alt text (``description``) up to 1024 characters. The renderer only says which
+files go together and what the ``attachments`` array of ``payload_json`` holds; adapters
+turn that into discord.py ``File`` objects or a multipart body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.buttons import encode
-from bot.models import ActionButton, Button, Card, Field, Reply
+from bot.models import ActionButton, Attachment, Button, Card, Field, Reply
 from bot.render.fit import split_card, split_text
 from bot.text import ZWSP, shorten
 
@@ -32,6 +38,7 @@ EMBED_TOTAL = 6000
 TITLE, DESCRIPTION, FIELDS, FIELD_NAME, FIELD_VALUE, FOOTER = 256, 4096, 25, 256, 1024, 2048
 ROWS, ROW_BUTTONS, LABEL, BUTTON_URL = 5, 5, 80, 512
 BUTTONS = ROWS * ROW_BUTTONS
+FILES, FILE_DESCRIPTION = 10, 1024  # attachments in one message; alt text of one
 COLOURS = {"error": 0xD9534F, "refusal": 0xF0AD4E, "info": 0x5865F2, "nomatch": 0x99AAB5}
 STYLES = {"primary": 1, "secondary": 2, "danger": 4}
 LINK_STYLE = 5
@@ -66,12 +73,55 @@ class _Message:
 
 
 def render_messages(reply: Reply) -> list[dict[str, Any]]:
-    """One or more payloads that together carry all of ``reply`` (never its notices), text first."""
+    """One or more payloads that together carry all of ``reply`` (never its notices), text first.
+
+    A reply that is only files gets no placeholder content: its files make the message.
+    """
     messages = [_Message(content=chunk) for chunk in split_text(reply.text, CONTENT)] or [_Message()]
     colour = COLOURS.get(reply.kind, COLOURS["info"])
     for card in reply.cards:
         _add_card(messages, card, colour)
-    return [m.payload() for m in messages]
+    payloads = [m.payload() for m in messages]
+    if reply.attachments and payloads[0].get("content") == ZWSP and len(payloads[0]) == 2:
+        del payloads[0]["content"]
+    return payloads
+
+
+def file_batches(attachments: Sequence[Attachment]) -> list[list[Attachment]]:
+    """Files in groups Discord takes in one message: the first rides with the reply's first
+    message, any further group follows as a message of its own."""
+    return [list(attachments[i : i + FILES]) for i in range(0, len(attachments), FILES)]
+
+
+def file_description(attachment: Attachment) -> str | None:
+    """The alt text Discord shows for a file, within its limit; None when there is none."""
+    text = attachment.description.strip()
+    return shorten(text, FILE_DESCRIPTION) if text else None
+
+
+def attachments_field(batch: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """The ``attachments`` array of ``payload_json``: ``id`` is the ``n`` of the ``files[n]`` part."""
+    items: list[dict[str, Any]] = []
+    for n, attachment in enumerate(batch):
+        item: dict[str, Any] = {"id": n, "filename": attachment.name}
+        description = file_description(attachment)
+        if description is not None:
+            item["description"] = description
+        items.append(item)
+    return items
+
+
+def not_attached_line(attachments: Sequence[Attachment], reason: str) -> str:
+    """What the reader is told when the text arrived but its files could not."""
+    return f"I could not attach {file_names(attachments)}: {reason}."
+
+
+def file_names(attachments: Sequence[Attachment]) -> str:
+    """``a.png``, or ``a.png`` and ``b.png``: as code, so ``_`` in a name is not read as italics."""
+    names = [f"`{a.name}`" for a in attachments]
+    if len(names) <= 1:
+        return names[0] if names else "the files"
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def render_message(reply: Reply) -> dict[str, Any]:

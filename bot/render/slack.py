@@ -9,15 +9,21 @@ Everything we show went through ``escape`` first: Slack reads ``<…>`` as menti
 (``<!channel>``, ``<@U1>``, ``<http://evil|bank>``) and ``&`` as the start of an entity, so
 text from a user or a feed is escaped, then our Markdown (``**bold**``, ``[label](url)``)
 is turned into mrkdwn. What we mean as a link is only ever made by us.
+
+Files (``Reply.attachments``) are not part of a message on Slack: they are uploaded and
+shared after it (``files_upload_v2``). ``file_uploads`` says what each upload carries — the
+file name as its title and the alt text, never an ``initial_comment``, so an upload cannot
+mention anyone — and the ``*_line`` functions word what the person is told about them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.buttons import encode
-from bot.models import ActionButton, Card, Field, LinkButton, Reply
+from bot.models import ActionButton, Attachment, Card, Field, LinkButton, Reply
 from bot.render.fit import split_card, split_text
 from bot.text import shorten
 
@@ -29,6 +35,7 @@ CONTEXT = 2000
 ACTIONS = 25
 BUTTON_TEXT = 75
 FALLBACK = 3000  # notifications show the start; the blocks carry the rest
+ALT_TEXT = 1000  # files.getUploadURLExternal answers alt_txt_too_large beyond this
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![*\w])\*([^*\n]+)\*(?!\*)")
@@ -137,3 +144,41 @@ def _fallback(reply: Reply, blocks: list[dict[str, Any]], first: bool) -> str:
         if text and text != "\u200b":
             return shorten(text, FALLBACK)
     return "careerbot"
+
+
+# -- files -------------------------------------------------------------------------------------
+def file_uploads(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """``file_uploads`` items for ``AsyncWebClient.files_upload_v2``.
+
+    The title is the file name (a plain name, by ``Attachment``'s own check): a title is
+    shown as text next to the file, and text we did not write could mention someone.
+    """
+    items: list[dict[str, Any]] = []
+    for attachment in attachments:
+        item: dict[str, Any] = {"file": attachment.data, "filename": attachment.name, "title": attachment.name}
+        if attachment.description.strip():
+            item["alt_txt"] = shorten(attachment.description.strip(), ALT_TEXT)
+        items.append(item)
+    return items
+
+
+def file_names(attachments: Sequence[Attachment]) -> str:
+    """``a.png``, or ``a.png`` and ``b.png``: as code, so ``_`` in a name is not read as italics."""
+    names = [f"`{a.name}`" for a in attachments]
+    if len(names) <= 1:
+        return names[0] if names else "the files"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def sent_by_dm_line(attachments: Sequence[Attachment]) -> str:
+    """Added to a private reply whose files went to the person's DM (Slack has no private files)."""
+    return f"I sent {file_names(attachments)} to you in a direct message."
+
+
+def not_sent_by_dm_line(attachments: Sequence[Attachment], reason: str) -> str:
+    return f"I could not send you {file_names(attachments)} in a direct message: {reason}."
+
+
+def not_attached_line(attachments: Sequence[Attachment], reason: str) -> str:
+    """What people are told when the text arrived but its files did not."""
+    return f"I could not attach {file_names(attachments)}: {reason}."

@@ -310,7 +310,7 @@ def register(registry: Registry) -> None:
             zone_note = f" Your days follow {await ctx.app.settings.get(ctx.place, 'timezone')} until you set yours: {ctx.cmd('me set timezone Europe/Berlin')}."
         return Reply(text=f"You joined **{g.name}** (check-ins {rec.canonical()}, prompts in {g.channel_label}).{zone_note}")
 
-    @sg.command("leave", "Leave a study group (your past check-ins are kept until you /me forget).", args=[name_arg], dm_ok=False)
+    @sg.command("leave", "Leave a study group; your past check-ins stay (me forget deletes them).", args=[name_arg], dm_ok=False)
     async def leave(ctx: Context, name: str) -> Reply:
         g = await _group(ctx, name)
         if not await repo.member(ctx.db, g.id, ctx.actor.id):

@@ -20,6 +20,16 @@ Two users:
   3 s), one callback per interaction (40060), follow-ups only after a callback and within
   ``followup_window`` (15 min).
 
+File uploads (create message, interaction callbacks, webhook follow-ups and edits) are read as
+Discord documents them under "Uploading Files": ``multipart/form-data`` with the JSON body in
+``payload_json`` and one ``files[n]`` part per file, each with a filename and a unique name; the
+``attachments`` array's ``id`` n names the ``files[n]`` part (and carries its ``description``).
+A malformed form, a file part under another name, a duplicate name or an ``attachments`` id with
+no file is answered 400 with Discord's JSON error; a file over ``upload_limit`` gets 413 (40005);
+posting files without Attach Files gets 403 (50013). Each message's files are kept with their
+bytes: ``fake.attachments(message)`` gives filename, data, content type and description. A PATCH
+keeps a message's files unless its ``attachments`` array leaves some out, as Discord does.
+
 Pass ``guild_ready_timeout=0.05`` (or similar) to ``discord.Client``: its default waits 2 s
 after the last GUILD_CREATE before ``on_ready``.
 Serves on 127.0.0.1 only. Everything it was sent is recorded (``calls``, ``connections``,
@@ -32,6 +42,7 @@ import asyncio
 import base64
 import itertools
 import json
+import mimetypes
 import re
 import secrets
 import time
@@ -379,6 +390,9 @@ _INVALID = object()
 _BODY: Any = web.RequestKey("fake_discord_body", object) if hasattr(web, "RequestKey") else "fake_discord_body"
 _FILES: Any = web.RequestKey("fake_discord_files", list) if hasattr(web, "RequestKey") else "fake_discord_files"
 _NAME = re.compile(r"^[-_a-z0-9]{1,32}$")
+_FILE_FIELD = re.compile(r"files\[(\d{1,19})\]")
+MAX_FILES = 10  # attachments in one message
+MAX_DESCRIPTION = 1024
 _UNCOUNTED = ("/interactions/", "/webhooks/")
 
 
@@ -407,6 +421,7 @@ class FakeDiscord:
     gateway_compress: bool = True  # honour ?compress=zlib-stream with binary zlib frames
     allowed_intents: int = PRIVILEGED_INTENTS  # privileged intents "enabled in the portal"
     strict_commands: bool = True  # send_* refuses commands that are not synced / not usable by the user
+    upload_limit: int = 10 * 1024 * 1024  # bytes per file, Discord's default (413 / 40005 above it)
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
@@ -439,6 +454,7 @@ class FakeDiscord:
                     guild["roles"].append(bot_role)
                 guild["members"].append({"user": self.bot_user, "roles": [bot_role["id"]]})
             _normalize_guild(guild)
+        self.uploaded: dict[str, dict[str, Any]] = {}  # attachment id -> its file record, bytes included
         self.calls: list[Call] = []
         self.unhandled: list[Call] = []  # requests to routes the fake does not know (answered 404)
         self.connections: list[_Conn] = []
@@ -547,6 +563,11 @@ class FakeDiscord:
     def dms_to(self, user: str) -> list[dict[str, Any]]:
         channel = self.dm_channels.get(user)
         return self.in_channel(channel) if channel else []
+
+    def attachments(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """A message's files as they arrived: ``{"id", "filename", "description", "content_type",
+        "size", "data"}`` — ``content_type`` as Discord reports it (from the name), ``data`` the bytes."""
+        return [self.uploaded[a["id"]] for a in message.get("attachments") or []]
 
     def calls_to(self, method: str | None = None, contains: str = "") -> list[Call]:
         return [c for c in self.calls if (method is None or c.method == method) and contains in c.path]
@@ -677,7 +698,7 @@ class FakeDiscord:
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
         rel = request.path[len(API_PREFIX):]
-        body, files = await self._read_body(request)
+        body, files, problem = await self._read_body(request)
         request[_BODY], request[_FILES] = body, files
         call = Call(request.method, rel, dict(request.query), None if body is _INVALID else body, files, self.clock())
         self.calls.append(call)
@@ -688,6 +709,12 @@ class FakeDiscord:
         try:
             if not public and request.headers.get("Authorization") != f"Bot {self.token}":
                 response: web.StreamResponse = _error(401, 0, "401: Unauthorized")
+            elif problem is not None:
+                response = problem
+                rec = self.interactions.get(request.match_info.get("interaction_id", "")) or self._by_token.get(
+                    request.match_info.get("token", ""))
+                if rec is not None:
+                    rec.rejected.append(Rejection("form", problem.status, 0, "invalid multipart form", self.clock(), body))
             else:
                 response = await handler(request)
         except web.HTTPException as exc:
@@ -699,29 +726,25 @@ class FakeDiscord:
         return response
 
     @staticmethod
-    async def _read_body(request: web.Request) -> tuple[Any, list[dict[str, Any]]]:
-        if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    async def _read_body(request: web.Request) -> tuple[Any, list[dict[str, Any]], web.Response | None]:
+        """(JSON body, file parts, the 400 Discord would answer for a malformed form or None)."""
+        if request.content_type == "multipart/form-data":
+            return await _read_multipart(request)
+        if request.content_type == "application/x-www-form-urlencoded":
             form = await request.post()
-            body: Any = None
-            files = []
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    data = value.file.read()
-                    files.append({"field": key, "filename": value.filename, "content_type": value.content_type,
-                                  "size": len(data), "data": data})
-                elif key == "payload_json":
-                    try:
-                        body = json.loads(value)
-                    except ValueError:
-                        body = _INVALID
-            return body, files
+            if "payload_json" in form:
+                try:
+                    return json.loads(str(form["payload_json"])), [], None
+                except ValueError:
+                    return _INVALID, [], None
+            return {k: v for k, v in form.items() if isinstance(v, str)} or None, [], None
         raw = await request.read()
         if not raw:
-            return None, []
+            return None, [], None
         try:
-            return json.loads(raw), []
+            return json.loads(raw), [], None
         except ValueError:
-            return _INVALID, []
+            return _INVALID, [], None
 
     def _snowflake(self) -> str:
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
@@ -733,9 +756,7 @@ class FakeDiscord:
             "id": self._snowflake(), "channel_id": channel_id, "type": type,
             "content": body.get("content") or "", "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
-            "attachments": [{"id": self._snowflake(), "filename": f["filename"], "size": f["size"],
-                             "url": f"https://cdn.invalid/{f['filename']}", "proxy_url": f"https://cdn.invalid/{f['filename']}",
-                             "content_type": f["content_type"]} for f in files if f.get("filename")],
+            "attachments": [self._attachment(f, ephemeral=bool(flags & 64)) for f in files],
             "author": self.bot_user, "timestamp": _now_iso(), "edited_timestamp": None, "tts": bool(body.get("tts")),
             "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False, "flags": flags,
             "nonce": body.get("nonce"),
@@ -749,9 +770,37 @@ class FakeDiscord:
                 "authorizing_integration_owners": interaction.payload.get("authorizing_integration_owners", {})})
         return message
 
+    def _attachment(self, f: dict[str, Any], ephemeral: bool = False) -> dict[str, Any]:
+        """The attachment object of an uploaded file; its bytes are kept in ``uploaded``."""
+        att_id = self._snowflake()
+        name = f["filename"]
+        content_type = mimetypes.guess_type(name)[0] or f["content_type"] or "application/octet-stream"
+        self.uploaded[att_id] = {"id": att_id, "filename": name, "description": f.get("description"),
+                                 "content_type": content_type, "size": f["size"], "data": f["data"],
+                                 "sent_content_type": f["content_type"]}
+        attachment = {"id": att_id, "filename": name, "size": f["size"], "url": f"https://cdn.invalid/{att_id}/{name}",
+                      "proxy_url": f"https://cdn.invalid/{att_id}/{name}", "content_type": content_type}
+        if f.get("description"):
+            attachment["description"] = f["description"]
+        if ephemeral:
+            attachment["ephemeral"] = True
+        return attachment
+
     @staticmethod
-    def _check_message(body: Any, files: list[dict[str, Any]], *, partial: bool = False) -> web.Response | None:
-        """Discord's checks on a message body: not empty, content ≤ 2000, ≤ 10 embeds."""
+    def _edit_attachments(message: dict[str, Any], body: dict[str, Any], added: list[dict[str, Any]]) -> None:
+        """A PATCH: existing files stay unless an ``attachments`` array leaves them out; new ones are added."""
+        kept = message.get("attachments") or []
+        if isinstance(body.get("attachments"), list):
+            listed = {str(a.get("id")) for a in body["attachments"] if isinstance(a, dict)}
+            kept = [a for a in kept if a["id"] in listed]
+        message["attachments"] = [*kept, *added]
+
+    def _check_message(
+        self, body: Any, files: list[dict[str, Any]], *, partial: bool = False, existing: list[dict[str, Any]] = ()  # type: ignore[assignment]
+    ) -> web.Response | None:
+        """Discord's checks on a message body: not empty, content ≤ 2000, ≤ 10 embeds, and its
+        files: ≤ 10, each within ``upload_limit``, every ``attachments`` id naming a ``files[n]``
+        part (or, on a PATCH, one of the message's ``existing`` attachments)."""
         if body is _INVALID:
             return _error(400, 50109, "The request body contains invalid JSON.")
         if not isinstance(body, dict):
@@ -762,8 +811,28 @@ class FakeDiscord:
             errors["content"] = _err("BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
         if len(body.get("embeds") or []) > 10:
             errors["embeds"] = _err("BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+        listed = body.get("attachments")
+        if listed is not None:
+            known = {str(f["index"]) for f in files} | {str(a["id"]) for a in existing}
+            if not isinstance(listed, list):
+                errors["attachments"] = _err("BASE_TYPE_ARRAY", "Must be an array.")
+            elif len(listed) > MAX_FILES:
+                errors["attachments"] = _err("BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
+            else:
+                problems: dict[str, Any] = {}
+                for i, item in enumerate(listed):
+                    if not isinstance(item, dict) or str(item.get("id")) not in known:
+                        problems[str(i)] = {"id": _err("ATTACHMENT_NOT_FOUND", "Unknown attachment id: no files[n] part or existing attachment has it.")}
+                    elif len(str(item.get("description") or "")) > MAX_DESCRIPTION:
+                        problems[str(i)] = {"description": _err("BASE_TYPE_MAX_LENGTH", f"Must be {MAX_DESCRIPTION} or fewer in length.")}
+                if problems:
+                    errors["attachments"] = problems
+        if len(files) > MAX_FILES and "attachments" not in errors:
+            errors["attachments"] = _err("BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
         if errors:
             return _form_error(errors)
+        if any(f["size"] > self.upload_limit for f in files):
+            return _error(413, 40005, "Request entity too large")
         if not partial and not any(body.get(k) for k in ("content", "embeds", "components", "sticker_ids", "poll")) and not files:
             return _error(400, 50006, "Cannot send an empty message")
         return None
@@ -808,7 +877,7 @@ class FakeDiscord:
             perms = self.permissions(self.bot_user_id, channel, guild["id"])
             if not perms & VIEW_CHANNEL:
                 return _error(403, 50001, "Missing Access")
-            if not perms & SEND_MESSAGES:
+            if not perms & SEND_MESSAGES or request[_FILES] and not perms & ATTACH_FILES:
                 return _error(403, 50013, "Missing Permissions")
         bucket = self._bucket(channel)
         if bucket is not None and bucket["X-RateLimit-Remaining"] == "-1":
@@ -831,7 +900,11 @@ class FakeDiscord:
                 )
             return _error(status, 0, f"injected {status}")
         payload, files = request[_BODY], request[_FILES]
-        if payload is _INVALID or not isinstance(payload, dict):
+        if payload is None and files:
+            payload = {}  # files alone make a message
+        if payload is _INVALID:
+            return _error(400, 50109, "The request body contains invalid JSON.")
+        if not isinstance(payload, dict):
             return _error(400, 50006, "Cannot send an empty message")
         nonce = payload.get("nonce")
         if nonce is not None and payload.get("enforce_nonce") and (channel, str(nonce)) in self._by_nonce:
@@ -879,12 +952,13 @@ class FakeDiscord:
         message = self._find_message(request.match_info["channel_id"], request.match_info["message_id"])
         if message is None:
             return _error(404, 10008, "Unknown Message")
-        payload = request[_BODY]
-        problem = self._check_message(payload, request[_FILES], partial=True)
+        payload, files = request[_BODY], request[_FILES]
+        problem = self._check_message(payload, files, partial=True, existing=message.get("attachments") or [])
         if problem is not None:
             return problem
         payload = payload or {}
         message.update({k: payload[k] for k in ("content", "embeds", "components", "flags") if k in payload})
+        self._edit_attachments(message, payload, [self._attachment(f) for f in files])
         message["edited"] = True
         message["edited_timestamp"] = _now_iso()
         return _json(message)
@@ -1511,7 +1585,8 @@ class FakeDiscord:
                                     flags=128 | (int(data.get("flags") or 0) & 64), interaction=rec)
             rec.original = message
         elif kind == 7:
-            problem = self._check_message(data, files, partial=True)
+            existing = (rec.original or {}).get("attachments") or []
+            problem = self._check_message(data, files, partial=True, existing=existing)
             if problem is not None:
                 rec.rejected.append(Rejection("callback", problem.status, 0, "invalid message", now, body))
                 return problem
@@ -1519,6 +1594,7 @@ class FakeDiscord:
                 rec.rejected.append(Rejection("callback", 400, 50035, "Invalid Form Body", now, body))
                 return _form_error({"type": _err("INTERACTION_RESPONSE_TYPE_INVALID", "There is no message to update")})
             rec.original.update({k: data[k] for k in ("content", "embeds", "components", "flags") if k in data})
+            self._edit_attachments(rec.original, data, [self._attachment(f) for f in files])
             rec.original["edited_timestamp"] = _now_iso()
             message = rec.original
             ephemeral = bool(int(message.get("flags") or 0) & 64)
@@ -1561,6 +1637,7 @@ class FakeDiscord:
         if problem is not None:
             rec.rejected.append(Rejection("followup", problem.status, 0, "invalid message", self.clock(), body))
             return problem
+        body = body if isinstance(body, dict) else {}
         flags = int(body.get("flags") or 0)
         message = self._message(rec.payload["channel_id"], body, files, type=0, flags=flags, interaction=rec)
         rec.followups[message["id"]] = message
@@ -1595,18 +1672,73 @@ class FakeDiscord:
             self._notify()
             return web.Response(status=204)
         body, files = request[_BODY], request[_FILES]
-        problem = self._check_message(body, files, partial=True)
+        problem = self._check_message(body, files, partial=True, existing=message.get("attachments") or [])
         if problem is not None:
             rec.rejected.append(Rejection(kind, problem.status, 0, "invalid message", self.clock(), body))
             return problem
         body = body or {}
-        message.update({k: body[k] for k in ("content", "embeds", "components", "attachments") if k in body})
+        message.update({k: body[k] for k in ("content", "embeds", "components") if k in body})
+        self._edit_attachments(message, body, [self._attachment(f, bool(message["flags"] & 64)) for f in files])
         if message["flags"] & 128:
             message["flags"] &= ~128  # the deferred "thinking" message becomes the real one
         message["edited_timestamp"] = _now_iso()
         rec.responses.append(ResponseRecord(kind, None, body, self.clock(), message, files, bool(message["flags"] & 64)))
         self._notify()
         return _json(message)
+
+
+async def _read_multipart(request: web.Request) -> tuple[Any, list[dict[str, Any]], web.Response | None]:
+    """Discord's upload form: ``payload_json`` plus ``files[n]`` parts (filename and unique name each).
+
+    Other plain fields are taken as JSON parameters when there is no ``payload_json``, as
+    Discord does. Returns (body, files, problem); ``files`` carry ``field``, ``index`` (the n),
+    ``filename``, ``content_type``, ``size``, ``data`` and the ``description`` the
+    ``attachments`` array gives the file.
+    """
+    try:
+        form = await request.post()
+    except Exception:  # noqa: BLE001 - any unreadable body is Discord's generic 400, not a 500 in the fake
+        return _INVALID, [], _error(400, 50035, "Invalid Form Body", {"_errors": [
+            {"code": "MULTIPART_INVALID", "message": "The multipart/form-data body could not be parsed."}]})
+    body: Any = None
+    fields: dict[str, Any] = {}
+    files: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for key, value in form.items():
+        if key == "payload_json":
+            text = value.file.read().decode("utf-8", "replace") if isinstance(value, web.FileField) else str(value)
+            try:
+                body = json.loads(text)
+            except ValueError:
+                return _INVALID, [], _error(400, 50109, "The request body contains invalid JSON.")
+            continue
+        match = _FILE_FIELD.fullmatch(key)
+        if match is None:
+            if isinstance(value, web.FileField):
+                return _INVALID, [], _form_error({key: _err("UNKNOWN_FILE_FIELD", "File parts must be named files[n].")})
+            fields[key] = value if isinstance(value, str) else bytes(value).decode("utf-8", "replace")
+            continue
+        if key in names:
+            return _INVALID, [], _form_error({key: _err("DUPLICATE_FILE_FIELD", "Each files[n] part must have a unique name.")})
+        names.add(key)
+        if not isinstance(value, web.FileField) or not value.filename:
+            return _INVALID, [], _form_error({key: _err("FILE_NAME_REQUIRED", "A files[n] part needs a filename.")})
+        data = value.file.read()
+        files.append({"field": key, "index": int(match[1]), "filename": value.filename, "content_type": value.content_type,
+                      "size": len(data), "data": data, "description": None})
+    if body is None and fields:
+        body = fields
+    listed = body.get("attachments") if isinstance(body, dict) else None
+    if isinstance(body, dict) and isinstance(body.get("data"), dict) and "type" in body:
+        listed = body["data"].get("attachments")  # an interaction callback: the message is its ``data``
+    by_id = {str(a.get("id")): a for a in listed or [] if isinstance(a, dict)}
+    for f in files:
+        item = by_id.get(str(f["index"]))
+        if item is not None:
+            f["description"] = item.get("description")
+            if isinstance(item.get("filename"), str) and item["filename"]:
+                f["filename"] = item["filename"]
+    return body, files, None
 
 
 def _strip_stored(cmd: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,13 @@ It speaks enough of the wire protocol for the *real* slack-bolt ``AsyncApp``, sl
   every problem is recorded in ``violations``; a missing top-level ``text`` next to blocks is a
   warning (Slack accepts the message), everything else makes the call fail like Slack.
 * ``response_url`` sinks at ``{base}/respond/{id}``: at most 5 uses within 30 minutes.
+* File uploads the way ``files_upload_v2`` does them: ``files.getUploadURLExternal`` (checks
+  ``filename`` and ``length``) hands out an ``upload_url`` on this fake's own loopback server
+  and a ``file_id``; a POST of the bytes there is stored (and its length checked against the
+  one announced); ``files.completeUploadExternal`` shares uploaded files in a channel the bot
+  can post in (else ``channel_not_found``/``not_in_channel``/``is_archived`` like Slack), records
+  them with their bytes (``files``, ``files_in``) and adds the file-share message Slack shows.
+  Titles and comments with mention markup are recorded as ``pings`` warnings.
 * Helpers that drive the bot as Slack does: signed HTTP slash commands, Events API callbacks
   and interactions; Socket Mode envelopes over a websocket with acks, ``hello`` and
   ``disconnect`` (``refresh_requested``) so the client reconnects.
@@ -25,6 +32,8 @@ import hashlib
 import hmac
 import itertools
 import json
+import mimetypes
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -39,6 +48,7 @@ from aiohttp import WSMsgType, web
 from tests.fakes.local_http import serve
 
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+_MENTION_MARKUP = re.compile(r"<(?:@|!|#)[^>]*>")
 DEFAULT_BLOCK_TYPES = frozenset({"header", "section", "context", "actions", "divider"})
 INTERACTIVE_ELEMENTS = frozenset(
     {
@@ -240,6 +250,9 @@ class FakeSlack:
     block_types: frozenset[str] = DEFAULT_BLOCK_TYPES
     response_url_max_uses: int = 5
     response_url_ttl: float = 30 * 60
+    max_file_bytes: int = 1024 * 1024 * 1024  # files.getUploadURLExternal: file_upload_size_restricted beyond
+    file_uploads_disabled: bool = False  # the workspace turned uploads off: file_uploads_disabled
+    upload_fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next POSTs to upload_url
     clock: Callable[[], float] = time.monotonic  # ages response_urls only
 
     def __post_init__(self) -> None:
@@ -251,6 +264,10 @@ class FakeSlack:
         self.envelopes: list[dict[str, Any]] = []  # Socket Mode envelopes sent to the bot
         self.socket_acks: list[dict[str, Any]] = []  # what the bot sent back on the websocket
         self.dm_channels: dict[str, str] = {}  # user id -> D channel id
+        # file id -> {"id", "filename", "length", "alt_txt", "data" (None until uploaded), "title",
+        # "channels": [shared in], "completed"}: every upload the bot started
+        self.files: dict[str, dict[str, Any]] = {}
+        self.uploads: list[dict[str, Any]] = []  # POSTs to upload URLs: {"file_id", "status", "size", "content_type"}
         self.rate_limited = 0
         self.connections = 0  # websocket connections ever accepted
         self.base_url = ""
@@ -271,6 +288,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._web_api)
         app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_post("/upload/v1/{ticket}", self._upload)
         app.router.add_get("/socket/link", self._socket)
         self._runner, self.base_url = await serve(app)
         self.api_url = f"{self.base_url}/api/"
@@ -305,6 +323,14 @@ class FakeSlack:
     def dms_to(self, user: str) -> list[dict[str, Any]]:
         channel = self.dm_channels.get(user)
         return self.in_channel(channel) if channel else []
+
+    def files_in(self, channel: str) -> list[dict[str, Any]]:
+        """Files shared in a channel, in order: ``{"id", "filename", "title", "alt_txt", "data", ...}``."""
+        return [f for f in self.files.values() if channel in f["channels"]]
+
+    def files_to(self, user: str) -> list[dict[str, Any]]:
+        channel = self.dm_channels.get(user)
+        return self.files_in(channel) if channel else []
 
     def responses_to(self, response_id: str) -> list[dict[str, Any]]:
         return [r for r in self.responses if r["id"] == response_id]
@@ -379,7 +405,7 @@ class FakeSlack:
             else:
                 form = await request.post()
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
-        for key in ("blocks", "metadata", "attachments"):  # JSON strings inside form fields
+        for key in ("blocks", "metadata", "attachments", "files"):  # JSON strings inside form fields
             value = params.get(key)
             if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
                 try:
@@ -519,6 +545,23 @@ class FakeSlack:
             out["edited"] = {"user": self.bot_user_id, "ts": message["edited"]}
         if message["metadata"] and (all_metadata or message["bot_id"]):
             out["metadata"] = message["metadata"]
+        if message.get("files"):
+            out.update(subtype="file_share", upload=True, files=[self._file_object(self.files[f]) for f in message["files"]])
+        return out
+
+    def _file_object(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A file as the Web API shows it (no bytes: Slack serves those from ``url_private``)."""
+        name = record["filename"]
+        out = {
+            "id": record["id"], "name": name, "title": record["title"] or name, "size": record["length"],
+            "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+            "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
+            "user": self.bot_user_id, "url_private": f"{self.base_url}/files/{record['id']}/{name}",
+            "channels": [c for c in record["channels"] if c[0] == "C"], "ims": [c for c in record["channels"] if c[0] == "D"],
+            "groups": [c for c in record["channels"] if c[0] == "G"],
+        }
+        if record["alt_txt"]:
+            out["alt_txt"] = record["alt_txt"]
         return out
 
     def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -661,6 +704,91 @@ class FakeSlack:
                 entry["users"] = list(group.get("users", []))
             groups.append(entry)
         return {"ok": True, "usergroups": groups}
+
+    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of an upload: checks the announced name and size, hands out a one-use upload URL."""
+        filename, length, alt_txt = p.get("filename"), p.get("length"), p.get("alt_txt")
+        if not isinstance(filename, str) or not filename.strip():
+            return _fail("invalid_arguments")
+        try:
+            size = int(str(length))
+        except ValueError:
+            return _fail("invalid_arguments")
+        if size <= 0:
+            return _fail("missing_argument")  # what Slack answers for length 0 (or none)
+        if alt_txt is not None and len(str(alt_txt)) > 1000:
+            return _fail("alt_txt_too_large")
+        if self.file_uploads_disabled:
+            return _fail("file_uploads_disabled")
+        if size > self.max_file_bytes:
+            return _fail("file_upload_size_restricted")
+        file_id = f"F{next(self._ids):08d}"
+        ticket = uuid.uuid4().hex
+        self.files[file_id] = {"id": file_id, "ticket": ticket, "filename": filename, "length": size,
+                               "alt_txt": alt_txt, "data": None, "title": None, "channels": [], "completed": False,
+                               "initial_comment": None, "thread_ts": None}
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/v1/{ticket}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """Step 2: the bytes, raw or as a multipart file part, to the URL step 1 gave (no token needed)."""
+        record = next((f for f in self.files.values() if f["ticket"] == request.match_info["ticket"]), None)
+        entry: dict[str, Any] = {"file_id": record["id"] if record else None, "status": 0, "size": 0,
+                                 "content_type": request.content_type, "at": time.monotonic()}
+        self.uploads.append(entry)
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = next((v for v in form.values() if isinstance(v, web.FileField)), None)
+            data = part.file.read() if part is not None else b""
+        else:
+            data = await request.read()
+        entry["size"] = len(data)
+        if self.upload_fail_next:
+            entry["status"] = self.upload_fail_next.pop(0)
+            headers = {"Retry-After": "1"} if entry["status"] == 429 else {}
+            return web.Response(status=entry["status"], text="upload failed", headers=headers)
+        if record is None or record["data"] is not None:
+            entry["status"] = 404
+            return web.Response(status=404, text="unknown or used upload URL")
+        if len(data) != record["length"]:
+            entry["status"] = 400
+            return web.Response(status=400, text=f"expected {record['length']} bytes, got {len(data)}")
+        record["data"] = data
+        entry["status"] = 200
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: shares uploaded files (private when no channel is given), as one file-share message."""
+        files = p.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            return _fail("invalid_arguments")
+        records = []
+        for item in files:
+            record = self.files.get(str(item.get("id")))
+            if record is None or record["data"] is None or record["completed"]:
+                return _fail("file_not_found")
+            records.append(record)
+        targets = [p["channel_id"]] if p.get("channel_id") else [c for c in str(p.get("channels") or "").split(",") if c]
+        channels = []
+        for target in targets:
+            channel, error = self._postable(target)
+            if error:
+                return _fail(error)
+            channels.append(channel)
+        comment = p.get("initial_comment")
+        for text in [comment, *(item.get("title") for item in files)]:
+            if isinstance(text, str) and _MENTION_MARKUP.search(text):
+                self._violation("files.completeUploadExternal", ",".join(c or "" for c in channels), "warning", "pings",
+                                f"mention markup in an upload's title or comment: {text!r}")
+        for record, item in zip(records, files):
+            record.update(completed=True, title=item.get("title") or record["filename"], channels=list(channels),
+                          initial_comment=comment, thread_ts=p.get("thread_ts"))
+        for channel in channels:
+            self.messages.append({
+                "channel": channel, "ts": self._next_ts(), "text": comment or "", "blocks": [], "metadata": None,
+                "thread_ts": p.get("thread_ts"), "user": self.bot_user_id, "bot_id": self.bot_id, "edited": False,
+                "updates": 0, "deleted": False, "files": [r["id"] for r in records],
+            })
+        return {"ok": True, "files": [{"id": r["id"], "title": r["title"]} for r in records]}
 
     def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         ticket = uuid.uuid4().hex

@@ -309,6 +309,25 @@ async def group_days(db: Database, group_id: int, since: date) -> dict[str, set[
     return out
 
 
+async def totals(db: Database, group_id: int, first: date, last: date) -> dict[str, tuple[int, int]]:
+    """Per member: (check-in days, minutes) in [first, last], counted by the database."""
+    rows = await db.fetchall(
+        "SELECT user_id, COUNT(*) AS n, COALESCE(SUM(minutes), 0) AS m FROM checkins"
+        " WHERE group_id = ? AND local_day >= ? AND local_day <= ? GROUP BY user_id",
+        (group_id, first.isoformat(), last.isoformat()),
+    )
+    return {r["user_id"]: (r["n"], r["m"]) for r in rows}
+
+
+async def member_settings(db: Database, group_id: int, key: str) -> dict[str, str]:
+    """One personal setting (e.g. timezone) of every member of a group, in one query."""
+    rows = await db.fetchall(
+        "SELECT s.user_id, s.value FROM user_settings s JOIN group_members m ON m.user_id = s.user_id"
+        " WHERE m.group_id = ? AND s.key = ?", (group_id, key),
+    )
+    return {r["user_id"]: r["value"] for r in rows}
+
+
 async def user_checkins(db: Database, user_id: str, since: date, group_id: int | None = None) -> list[Checkin]:
     sql, params = "SELECT * FROM checkins WHERE user_id = ? AND local_day >= ?", [user_id, since.isoformat()]
     if group_id is not None:

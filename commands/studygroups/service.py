@@ -12,7 +12,6 @@ sends one twice.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -106,20 +105,19 @@ class StudyGroups:
             return []
         since = min(m.joined_day for m in members)
         all_days = await repo.group_days(self.db, g.id, since)
-        rows = await repo.group_checkins(self.db, g.id, first or date.min, last)
-        count = Counter(c.user_id for c in rows)
-        minutes = Counter()
-        for c in rows:
-            minutes[c.user_id] += c.minutes
+        totals = await repo.totals(self.db, g.id, first or date.min, last)
         pauses = await repo.group_pauses(self.db, g.id)
+        own_zones = await repo.member_settings(self.db, g.id, "timezone")
+        fallback = await self.group_zone(g) if len(own_zones) < len(members) else None
         now = now or self.app.clock.now()
         out = []
         for m in members:
-            zone = await self.member_zone(m.user_id, g)
+            zone = ZoneInfo(own_zones[m.user_id]) if m.user_id in own_zones else fallback
             today = now.astimezone(zone).date()
             st = compute(all_days.get(m.user_id, set()), spans, m.joined_day, today,
                          [Pause(p.start, p.end) for p in pauses.get(m.user_id, [])], grace)
-            out.append(MemberStanding(m.user_id, m.user_name, st, count[m.user_id], minutes[m.user_id]))
+            days, minutes = totals.get(m.user_id, (0, 0))
+            out.append(MemberStanding(m.user_id, m.user_name, st, days, minutes))
         return out
 
     # -- jobs: planning --------------------------------------------------------------------------

@@ -256,10 +256,10 @@ async def test_weekly_summary_counts_minutes_streaks_and_a_highlight(sg_app: App
     assert len(summary) == 1
     card = summary[0]["reply"]["cards"][0]
     assert card["title"] == "lc-grind: week of Mon 1 Mar – Sun 7 Mar"
-    assert "ada — 5 of 5 study days · 150 min · streak 5" in card["body"]
-    assert "bob — 3 of 5 study days · 90 min" in card["body"]
+    assert "ada — 5 of 5 study days · 2 h 30 min · streak 5" in card["body"]
+    assert "bob — 3 of 5 study days · 1 h 30 min" in card["body"]
     fields = {f["name"]: f["value"] for f in card["fields"]}
-    assert fields["Total time"] == "4 h 0 min" and fields["Checked in"] == "2 of 2 members · 8 check-ins"
+    assert fields["Total time"] == "4 h" and fields["Checked in"] == "2 of 2 members · 8 check-ins"
     assert fields["Highlight"] == "“read the attention paper and took notes” — bob"
     assert "ada 5" in fields["Longest streaks"]
 
@@ -292,4 +292,28 @@ async def test_chart_is_a_png_saved_by_the_console(sg_app: App, tmp_path: Path) 
     image = Image.open(io.BytesIO(Path(reply["files"][0]).read_bytes()))
     assert image.format == "PNG" and image.size == CHART_SIZE
     group = await ada.feed("/streak chart lc-grind")
-    assert "lc-grind: members checked in" in group[-1]["reply"]["text"]
+    assert "lc-grind, all members: 3 check-ins" in group[-1]["reply"]["text"]
+
+
+async def test_the_month_scenario_replays_exactly(tmp_path: Path) -> None:
+    """tests/fixtures/scenarios/studygroup-month.txt: Los Angeles (DST on 14 Mar) and Tokyo, a pause, a forgiven miss."""
+    scenario = Path(__file__).resolve().parent / "fixtures" / "scenarios" / "studygroup-month.txt"
+    app = await create_app(tmp_path / "month.db", clock=frozen_clock("2027-03-01T11:00:00+00:00"))
+    try:
+        console = ConsoleSession(app, user="ada", files_dir=tmp_path / "files")
+        outputs: list[dict[str, Any]] = []
+        for line in scenario.read_text().splitlines():
+            outputs += await console.feed(line)
+        replies = [text(e["reply"]) for e in outputs if e["type"] == "reply"]
+        assert all("Checked in" in r for r in replies if r.startswith("✅"))
+        assert "**lc-grind**: streak **30** (longest 30) · not checked in yet today · 1 missed day forgiven" in replies[-6]
+        assert "🥇 ada — 28 days · 27 h 45 min · streak 30\n🥈 bob — 22 days · 19 h 45 min · streak 24" in replies[-5]
+        assert "**lc-grind**: streak **24** (longest 24)" in replies[-1]
+        summaries = [e["reply"]["cards"][0] for e in outputs if e["type"] == "post" and "week of" in e["reply"]["cards"][0]["title"]]
+        assert [c["title"] for c in summaries] == [f"lc-grind: week of Mon {a} Mar – Sun {b} Mar" for a, b in ((1, 7), (8, 14), (15, 21), (22, 28))]
+        assert "bob — 0 check-ins · paused · streak 14" in summaries[2]["body"]
+        prompts = [e for e in outputs if e["type"] == "post" and e["reply"]["cards"][0]["title"] == "Check-in time: lc-grind"]
+        assert len(prompts) == 31  # every day at 19:00 UTC, once
+        assert "30 check-ins in the last 12 weeks" in replies[-3] and "54 check-ins" in replies[-2]
+    finally:
+        await app.close()

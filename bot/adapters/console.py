@@ -31,6 +31,7 @@ META_HELP = """Console controls:
                                scheduled posts due meanwhile are shown
   :click N                     press button N of the last reply
   :whoami                      show who and where you are
+  # text                       a comment (for scenario files piped into the console)
   :quit                        leave the console"""
 
 
@@ -126,8 +127,8 @@ class ConsoleSession:
     async def feed(self, line: str) -> list[Event]:
         """Handles one typed line and returns (and emits) what the console shows for it."""
         text = clean_input(line)
-        if not text:
-            return []
+        if not text or text.startswith("# "):
+            return []  # blank lines and "# comments" (scenario files replayed with --now) show nothing
         if text.startswith(":click"):
             kind, reply = "reply", await self._click(text[6:].strip())
         elif text.startswith(":"):

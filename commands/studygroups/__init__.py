@@ -25,7 +25,7 @@ from bot.storage import studygroups_repo as repo
 from bot.storage.db import Database
 from bot.storage.studygroups_repo import Checkin, Group
 from bot.text import clean_input, defuse_mentions, quote_input, shorten
-from commands.studygroups.service import PROMPT, SUMMARY, StudyGroups, day_label, summary_card
+from commands.studygroups.service import PROMPT, SUMMARY, StudyGroups, day_label, minutes_label, summary_card
 from commands.studygroups.streaks import Streak
 
 if TYPE_CHECKING:
@@ -508,7 +508,7 @@ def register(registry: Registry) -> None:
             values: dict[date, float] = {}
             for c in await repo.group_checkins(ctx.db, g.id, since, today):
                 values[c.local_day] = values.get(c.local_day, 0) + 1
-            title, unit, who = f"{g.name}: members checked in", "check-ins", g.name
+            title, unit, who = f"{g.name}, all members", "check-ins", g.name
         else:
             user_id, who = _who(ctx, member)
             g = await _my_group(ctx, group, user_id) if group else None
@@ -548,7 +548,7 @@ def register(registry: Registry) -> None:
         ranked = sorted(standings, key=lambda s: (-s.days, -s.minutes, -s.streak.current, s.name.lower()))
         medals = ["🥇", "🥈", "🥉"]
         lines = [f"{medals[i] if i < 3 else f'{i + 1}.'} {s.name} — {s.days} day{'s' if s.days != 1 else ''}"
-                 + (f" · {s.minutes} min" if s.minutes else "") + f" · streak {s.streak.current}" for i, s in enumerate(ranked[:15])]
+                 + (f" · {minutes_label(s.minutes)}" if s.minutes else "") + f" · streak {s.streak.current}" for i, s in enumerate(ranked[:15])]
         label = {"week": "the last 7 days", "month": "the last 30 days", "all": "all time"}[period]
         return Reply(cards=[Card(title=f"{g.name} leaderboard: {label}", body="\n".join(lines) or "No members yet.")])
 

@@ -42,6 +42,7 @@ class MemberStanding:
     streak: Streak
     days: int  # check-in days in the period
     minutes: int
+    possible: int = 0  # scheduled days in the period the member was not paused (0 without a period)
 
 
 def place_of(g: Group) -> Place:
@@ -117,7 +118,9 @@ class StudyGroups:
             st = compute(all_days.get(m.user_id, set()), spans, m.joined_day, today,
                          [Pause(p.start, p.end) for p in pauses.get(m.user_id, [])], grace)
             days, minutes = totals.get(m.user_id, (0, 0))
-            out.append(MemberStanding(m.user_id, m.user_name, st, days, minutes))
+            own = [Pause(p.start, p.end) for p in pauses.get(m.user_id, [])]
+            possible = scheduled_days(spans, max(first, m.joined_day), min(last, today), own) if first else 0
+            out.append(MemberStanding(m.user_id, m.user_name, st, days, minutes, possible))
         return out
 
     # -- jobs: planning --------------------------------------------------------------------------
@@ -243,11 +246,13 @@ class StudyGroups:
 
 
 def summary_card(g: Group, first: date, last: date, standings: list[MemberStanding], rows: list[Any], spans: list[ScheduleSpan]) -> Card:
-    possible = scheduled_days(spans, first, last)
     ranked = sorted(standings, key=lambda s: (-s.days, -s.minutes, s.name.lower()))
-    lines = [f"{s.name} — {s.days} of {possible} study day{'s' if possible != 1 else ''}"
-             + (f" · {s.minutes} min" if s.minutes else "") + (f" · streak {s.streak.current}" if s.streak.current else "")
-             for s in ranked[:20]]
+    lines = []
+    for s in ranked[:20]:
+        of = f"{s.days} of {s.possible} study day{'s' if s.possible != 1 else ''}" if s.possible and s.days <= s.possible else (
+            f"{s.days} check-in{'s' if s.days != 1 else ''} · paused" if s.streak.paused_today or not s.days else f"{s.days} check-ins")
+        lines.append(f"{s.name} — {of}" + (f" · {minutes_label(s.minutes)}" if s.minutes else "")
+                     + (f" · streak {s.streak.current}" if s.streak.current else ""))
     if len(ranked) > 20:
         lines.append(f"…and {len(ranked) - 20} more members")
     total = sum(s.minutes for s in standings)
@@ -255,7 +260,7 @@ def summary_card(g: Group, first: date, last: date, standings: list[MemberStandi
     best = sorted((s for s in standings if s.streak.current), key=lambda s: (-s.streak.current, s.name.lower()))[:3]
     fields = [
         Field("Checked in", f"{active} of {len(standings)} members · {len(rows)} check-ins", inline=True),
-        Field("Total time", f"{total // 60} h {total % 60} min" if total >= 60 else f"{total} min", inline=True),
+        Field("Total time", minutes_label(total), inline=True),
     ]
     if best:
         fields.append(Field("Longest streaks", ", ".join(f"{s.name} {s.streak.current}" for s in best), inline=True))
@@ -266,6 +271,12 @@ def summary_card(g: Group, first: date, last: date, standings: list[MemberStandi
     return Card(title=f"{g.name}: week of {period}" if (last - first).days == 6 else f"{g.name}: {period}",
                 body="\n".join(lines) or "Nobody checked in.", fields=fields,
                 footer=f"Goal: {shorten(g.goal, 120)}" if g.goal else "")
+
+
+def minutes_label(minutes: int) -> str:
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
 
 
 def highlight_of(rows: list[Any]) -> Any | None:

@@ -48,6 +48,7 @@ import secrets
 import time
 import zlib
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -246,7 +247,7 @@ class Call:
     path: str
     query: dict[str, str]
     body: Any  # parsed JSON, or the ``payload_json`` of a multipart body; None if empty
-    files: list[dict[str, Any]]  # multipart file parts: field, filename, content_type, size, data
+    files: list[dict[str, Any]]  # multipart files[n] parts: field, index, filename, content_type, size, data, description
     at: float
     status: int = 0
 
@@ -796,7 +797,7 @@ class FakeDiscord:
         message["attachments"] = [*kept, *added]
 
     def _check_message(
-        self, body: Any, files: list[dict[str, Any]], *, partial: bool = False, existing: list[dict[str, Any]] = ()  # type: ignore[assignment]
+        self, body: Any, files: list[dict[str, Any]], *, partial: bool = False, existing: Sequence[dict[str, Any]] = ()
     ) -> web.Response | None:
         """Discord's checks on a message body: not empty, content ≤ 2000, ≤ 10 embeds, and its
         files: ≤ 10, each within ``upload_limit``, every ``attachments`` id naming a ``files[n]``
@@ -1706,7 +1707,9 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[dict[str, Any
     names: set[str] = set()
     for key, value in form.items():
         if key == "payload_json":
-            text = value.file.read().decode("utf-8", "replace") if isinstance(value, web.FileField) else str(value)
+            # A part with a Content-Type (application/json) comes back from aiohttp as bytes.
+            raw = value.file.read() if isinstance(value, web.FileField) else value
+            text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
             try:
                 body = json.loads(text)
             except ValueError:

@@ -84,6 +84,8 @@ async def test_create_reads_schedule_channel_and_goal_in_either_order(sg_app: Ap
     ("/studygroup create x weekly", "weekly needs a day"),
     ("/studygroup create x weekly funday 10:00", "is not a day"),
     ("/studygroup create x daily 25:00", "is not a time of day"),
+    ("/studygroup create x never", "needs at least one check-in day"),
+    ("/studygroup schedule lc-grind weekly none", "is not a day"),
     ("/studygroup pause lc-grind until yesterday", "is not a date"),
     ("/studygroup pause lc-grind until 2020-01-01", "in the past"),
     ("/studygroup resume lc-grind", "no pause in lc-grind"),

@@ -94,6 +94,8 @@ def split_plan(text: str) -> tuple[str, str]:
     words = text.split()
     if not words:
         return "", ""
+    if words[0].lower() in ("never", "none", "nodays", "0"):
+        raise CommandError(f"A study group needs at least one check-in day; use {FORMS}")
     for n in range(min(len(words), 4), 0, -1):
         try:
             parse_recurrence(" ".join(words[:n]), default_time="19:00")

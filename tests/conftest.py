@@ -16,7 +16,7 @@ from bot.models import Role
 from commands import create_app
 from tests.fakes.feed_server import FeedServer
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.discord_fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
-import discord
 import pytest
 
 from bot.adapters.discord import DiscordAdapter
@@ -21,65 +20,16 @@ from bot.adapters.discord_rest import DiscordRestTransport
 from bot.app import App
 from bot.clock import frozen_clock
 from bot.config import load_config
-from bot.context import Context
 from bot.delivery import RateLimiter, Target
-from bot.models import Attachment, Reply
-from bot.registry import Registry
+from bot.models import Reply
 from bot.storage import delivery_repo
 from commands import help as help_feature
-from tests.fakes.fake_discord import ATTACH_FILES, CHANNEL_IDS, GUILD_ID, ROLE_IDS, USER_IDS, FakeDiscord, sub, token_for
+from tests.fakes.fake_discord import ATTACH_FILES, CHANNEL_IDS, GUILD_ID, ROLE_IDS, USER_IDS, FakeDiscord, sub
+from tests.fakes.chart_feature import ALT, PNG, ChartFeature, chart
 from tests.fakes.fake_time import FakeTime
 
 START = "2026-01-05T08:00:00+00:00"
 GENERAL, JOBS = CHANNEL_IDS["general"], CHANNEL_IDS["jobs"]
-PNG = (Path(__file__).parent / "fixtures" / "attachments" / "chart.png").read_bytes()
-ALT = "Bar chart of check-ins per day this week"
-
-
-def chart(name: str = "chart.png") -> Attachment:
-    return Attachment(name, PNG, "image/png", ALT)
-
-
-class ChartFeature:
-    """A test-only feature: ``/chart …`` answers with PNG files, publicly or privately."""
-
-    @staticmethod
-    def register(registry: Registry) -> None:
-        group = registry.group("chart", "Charts as PNG files")
-
-        @group.command("show", "This week's chart, for the channel")
-        async def show(ctx: Context) -> Reply:
-            return Reply(text="Check-ins this week", attachments=[chart()])
-
-        @group.command("mine", "Your own chart, only for you", ephemeral=True)
-        async def mine(ctx: Context) -> Reply:
-            return Reply(text="Your check-ins", attachments=[chart("streak-max.png")], ephemeral=True)
-
-        @group.command("many", "Twelve charts at once")
-        async def many(ctx: Context) -> Reply:
-            return Reply(text="Every chart", attachments=[chart(f"chart-{n:02d}.png") for n in range(12)])
-
-        @group.command("slow", "A chart that takes a while to draw", slow=True)
-        async def slow(ctx: Context) -> Reply:
-            return Reply(text="Drawn slowly", attachments=[chart("slow.png")])
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_py():
-    """The adapter points discord.py's class-level URLs at the fake; put them back afterwards."""
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord(token=token_for())
-    await server.start()
-    yield server
-    await server.stop()
-
-
 class Bot:
     def __init__(self, app: App, adapter: DiscordAdapter, ticks: FakeTime) -> None:
         self.app, self.adapter, self.ticks = app, adapter, ticks
@@ -95,7 +45,7 @@ async def bot(fake: FakeDiscord, db_path: Path) -> AsyncIterator[Bot]:
         "DISCORD_TOKEN": fake.token, "DISCORD_API_BASE": fake.base_url, "DISCORD_GATEWAY_URL": fake.gateway_url,
         "DISCORD_GUILD_IDS": GUILD_ID,
     }, env_file=None)
-    app = await App.create(db_path, [help_feature, ChartFeature], clock=frozen_clock(START), config=config)
+    app = await App.create(db_path, [help_feature, ChartFeature("streak-max.png")], clock=frozen_clock(START), config=config)
     transport = DiscordRestTransport(fake.token, base_url=fake.base_url)
     ticks = FakeTime()
     app.outbox.add_transport(transport, RateLimiter(transport.limits, ticks.monotonic, ticks.sleep), concurrency=1)

@@ -20,41 +20,16 @@ from bot.adapters.slack import SlackAdapter, SlackTransport
 from bot.app import App
 from bot.clock import frozen_clock
 from bot.config import load_config
-from bot.context import Context
 from bot.delivery import RateLimiter, Target
-from bot.models import Attachment, Reply
-from bot.registry import Registry
+from bot.models import Reply
 from bot.storage import delivery_repo
 from commands import help as help_feature
 from tests.fakes.fake_time import FakeTime
+from tests.fakes.chart_feature import ALT, PNG, ChartFeature, chart
 from tests.fakes.slack_server import FakeSlack
 
 START = "2026-01-05T08:00:00+00:00"
 MEMBER, ANA = "U0USER", "U0ANA"
-PNG = (Path(__file__).parent / "fixtures" / "attachments" / "chart.png").read_bytes()
-ALT = "Bar chart of check-ins per day this week"
-
-
-def chart(name: str = "chart.png") -> Attachment:
-    return Attachment(name, PNG, "image/png", ALT)
-
-
-class ChartFeature:
-    """A test-only feature: ``/chart …`` answers with a PNG, publicly or privately."""
-
-    @staticmethod
-    def register(registry: Registry) -> None:
-        group = registry.group("chart", "Charts as PNG files")
-
-        @group.command("show", "This week's chart, for the channel")
-        async def show(ctx: Context) -> Reply:
-            return Reply(text="Check-ins this week", attachments=[chart()])
-
-        @group.command("mine", "Your own chart, only for you", ephemeral=True)
-        async def mine(ctx: Context) -> Reply:
-            return Reply(text="Your check-ins", attachments=[chart("streak_ana.png")], ephemeral=True)
-
-
 @pytest.fixture(autouse=True)
 def no_slack_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
@@ -78,7 +53,7 @@ async def bot(fake: FakeSlack, db_path: Path) -> AsyncIterator[Bot]:
         "CAREERBOT_DB": str(db_path), "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_BASE": fake.api_url,
         "CAREERBOT_SLACK_HOST": "127.0.0.1", "CAREERBOT_SLACK_PORT": "0", "SLACK_SIGNING_SECRET": fake.signing_secret,
     }, env_file=None)
-    app = await App.create(db_path, [help_feature, ChartFeature], clock=frozen_clock(START), config=config)
+    app = await App.create(db_path, [help_feature, ChartFeature("streak_ana.png")], clock=frozen_clock(START), config=config)
     client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
     ticks = FakeTime()  # Retry-After waits move this clock instead of sleeping
     transport = SlackTransport(client, sleep=ticks.sleep)

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import discord
 import pytest
 
 from bot.adapters.discord import DiscordAdapter
@@ -18,27 +17,11 @@ from bot.delivery import RateLimiter, Target
 from bot.models import Reply
 from bot.storage import delivery_repo
 from commands import create_app
-from tests.fakes.fake_discord import CHANNEL_IDS, GUILD_ID, USER_IDS, FakeDiscord, opt, sub, token_for
+from tests.fakes.fake_discord import CHANNEL_IDS, GUILD_ID, USER_IDS, FakeDiscord, opt, sub
 from tests.fakes.fake_time import FakeTime
 
 START = "2026-01-05T08:00:00+00:00"
 GENERAL, MENTORS = CHANNEL_IDS["general"], CHANNEL_IDS["mentors"]
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_py():
-    """The adapter points discord.py's class-level URLs at the fake; put them back afterwards."""
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord(token=token_for())
-    await server.start()
-    yield server
-    await server.stop()
 
 
 class Bot:

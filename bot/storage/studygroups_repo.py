@@ -214,13 +214,6 @@ async def member_counts(db: Database, workspace: str) -> dict[int, int]:
     return {r["group_id"]: r["n"] for r in rows}
 
 
-async def users_in_groups(db: Database) -> list[str]:
-    rows = await db.fetchall(
-        "SELECT DISTINCT m.user_id FROM group_members m JOIN study_groups g ON g.id = m.group_id WHERE g.archived_at IS NULL"
-    )
-    return [r["user_id"] for r in rows]
-
-
 # -- pauses ------------------------------------------------------------------------------------
 async def pauses(db: Database, group_id: int, user_id: str) -> list[PauseRow]:
     rows = await db.fetchall(

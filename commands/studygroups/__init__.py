@@ -9,8 +9,10 @@ from local rows; prompts, reminders and summaries are scheduler jobs (see ``serv
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso_utc
@@ -25,7 +27,7 @@ from bot.storage import studygroups_repo as repo
 from bot.storage.db import Database
 from bot.storage.studygroups_repo import Checkin, Group
 from bot.text import clean_input, defuse_mentions, quote_input, shorten
-from commands.studygroups.service import PROMPT, SUMMARY, StudyGroups, day_label, minutes_label, summary_card
+from commands.studygroups.service import PROMPT, SUMMARY, StudyGroups, day_label, minutes_label, place_of
 from commands.studygroups.streaks import Streak
 
 if TYPE_CHECKING:
@@ -133,8 +135,6 @@ async def _group(ctx: Context, name: str) -> Group:
     g = await repo.group_named(ctx.db, _workspace(ctx), name.strip().lstrip("#"))
     if g is None:
         names = [x.name for x in await repo.groups_in(ctx.db, ctx.place.workspace_key)]
-        import difflib
-
         guess = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1)
         hint = f" Did you mean {guess[0]}?" if guess else ""
         listing = f" Groups here: {', '.join(names[:10])}." if names else f" Start one: {ctx.cmd('studygroup create NAME daily')}"
@@ -217,10 +217,9 @@ class StudyGroupsProvider:
             if period.end.astimezone(zone).hour < 12:  # a morning digest reports up to yesterday
                 last -= timedelta(days=1)
             first = min(first, last)
-            standings = await svc.standings(g, first, last, period.end)
-            rows = await repo.group_checkins(app.db, g.id, first, last)
-            if rows:
-                cards.append(summary_card(g, first, last, standings, rows, await svc.spans(g)))
+            reply = await svc.summary(g, first, last, period.end, quiet=True)
+            if reply is not None:
+                cards.extend(reply.cards)
         if not cards:
             return None
         return Section(self.title, cards)
@@ -276,7 +275,8 @@ def register(registry: Registry) -> None:
         now = ctx.now()
         home_place = Place(ctx.place.platform, ctx.place.workspace_id, home.id, home.name)
         zone = await ctx.app.settings.get(home_place, "timezone")
-        group_day = now.astimezone(await ctx.app.settings.zone(home_place)).date()
+        group_zone = ZoneInfo(zone)
+        group_day = now.astimezone(group_zone).date()
         my_day = now.astimezone(await ctx.app.settings.user_zone(ctx.actor.id, ctx.place)).date()
         async with ctx.db.transaction() as conn:
             gid = await repo.next_group_id(conn)
@@ -284,8 +284,7 @@ def register(registry: Registry) -> None:
             await repo.insert_group(conn, g)
             await repo.set_schedule(conn, gid, group_day, rec.days, rec.at.strftime("%H:%M"))
             await repo.add_member(conn, gid, ctx.actor.id, ctx.actor.name, iso_utc(now), my_day)
-        async with ctx.db.transaction() as conn:
-            await svc.plan_group(g, conn)
+            await svc.plan_group(g, rec, group_zone, conn)
         await svc.plan_reminder(ctx.actor.id)
         lines = [
             f"Study group **{group_name}** created in {home.label}: check-ins {rec.canonical()} ({zone}), you're its first member.",
@@ -342,7 +341,7 @@ def register(registry: Registry) -> None:
     async def info(ctx: Context, name: str) -> Reply:
         g = await _my_group(ctx, name)
         svc = service(ctx)
-        rec, zone = await svc.recurrence(g), await ctx.app.settings.get(Place(g.platform, g.workspace.split(':', 1)[-1], g.channel), "timezone")
+        rec, zone = await svc.recurrence(g), await ctx.app.settings.get(place_of(g), "timezone")
         standings = await svc.standings(g, None, date.max)
         lines = [f"{s.name}: {streak_line(s.streak)}" for s in sorted(standings, key=lambda s: (-s.streak.current, s.name.lower()))[:25]]
         body = (f"Goal: {g.goal}\n" if g.goal else "") + f"Check-ins {rec.canonical()} ({zone}) · home {g.channel_label} · created by {g.owner_name or 'a former member'}"
@@ -390,11 +389,11 @@ def register(registry: Registry) -> None:
         except SettingError as exc:
             raise CommandError(f"Nothing changed: {exc}") from None
         svc = service(ctx)
-        today = ctx.now().astimezone(await svc.group_zone(g)).date()
+        zone = await svc.group_zone(g)
+        today = ctx.now().astimezone(zone).date()
         async with ctx.db.transaction() as conn:
             await repo.set_schedule(conn, g.id, today, rec.days, rec.at.strftime("%H:%M"))
-        async with ctx.db.transaction() as conn:
-            await svc.plan_group(g, conn)
+            await svc.plan_group(g, rec, zone, conn)
         return Reply(text=f"{g.name} now checks in {rec.canonical()}, from today on. Streaks keep counting across the change.")
 
     @sg.command("goal", "Set a group's goal (owner or moderators).", args=[name_arg, Arg("goal", "the goal, e.g. two mediums a day", rest=True, max_len=200)], dm_ok=False)

@@ -124,10 +124,9 @@ class StudyGroups:
         return out
 
     # -- jobs: planning --------------------------------------------------------------------------
-    async def plan_group(self, g: Group, conn: Any) -> None:
+    async def plan_group(self, g: Group, rec: Recurrence, zone: ZoneInfo, conn: Any) -> None:
+        """Plans the prompt and summary jobs in the caller's transaction (no reads: the group may be uncommitted)."""
         now = self.app.clock.now()
-        zone = await self.group_zone(g)
-        rec = await self.recurrence(g)
         await self.app.scheduler.schedule(PROMPT, str(g.id), rec.next_after(now, zone), conn)
         await self.app.scheduler.schedule(SUMMARY, str(g.id), next_monday(now, zone), conn)
 
@@ -208,7 +207,8 @@ class StudyGroups:
             footer=f"{cmd('checkin what you did 30m')} · stop these: {cmd('me set dm off')}",
             buttons=[checkin_button(g) for g, _ in due[:5]],
         )])
-        name = (await repo.member(self.db, due[0][0].id, user_id)).user_name if due else ""
+        member = await repo.member(self.db, due[0][0].id, user_id)
+        name = member.user_name if member else ""
         target = Target.user(groups[0].platform, groups[0].workspace, user_id.split(":", 1)[-1], name)
 
         async def write(conn: Any) -> None:
@@ -235,7 +235,10 @@ class StudyGroups:
 
     # -- summaries -------------------------------------------------------------------------------
     async def summary(self, g: Group, first: date, last: date, at: datetime, quiet: bool = False) -> Reply | None:
-        """Who checked in how often, the longest streaks, total minutes and a highlight, for [first, last]."""
+        """Who checked in how often, the longest streaks, total minutes and a highlight, for [first, last].
+
+        ``quiet``: nothing when nobody checked in (a digest section), rather than "Nobody checked in".
+        """
         standings = await self.standings(g, first, last, at)
         if not standings:
             return None

@@ -99,9 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--json", action="store_true", help="print one JSON object per source")
 
     advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
-    advice.add_argument("question", help="the question, in quotes")
+    advice.add_argument("question", help='the question, in quotes (or "report": what was refused or voted down)')
+    advice.add_argument("--days", type=int, default=30, help="for report: how many days back (default 30)")
     advice.add_argument("--limit", type=_limit, default=3, help="how many entries at most (1-10, default 3)")
     advice.add_argument("--json", action="store_true", help='print {"matches": [...]} instead of text')
+    advice.add_argument(
+        "--status", action="store_true",
+        help='with --json, also print "status" (answer, unsure or refused) and "nearest_topics"',
+    )
     return parser
 
 
@@ -189,6 +194,14 @@ async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
 
     app = await _open_app(config)
     try:
+        if args.question.strip().lower() == "report":
+            from datetime import timedelta
+
+            from commands.advice.report import build_report
+
+            since = app.clock.now() - timedelta(days=args.days)
+            print(await build_report(app.db, service(app), since, None, args.days, limit=args.limit * 5))
+            return 0
         declared = app.registry.resolve("advice ask")
         assert declared is not None
         try:
@@ -196,29 +209,30 @@ async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
             question = await declared.args[0].convert(clean_input(args.question), ctx)
         except UsageError as exc:
             raise CliError(str(exc)) from None
+        if not question:
+            raise CliError('ask a question in quotes, e.g. careerbot advice "do i need a phd?"')
         svc = service(app)
-        matches = svc.search(question, limit=args.limit)
+        answer = svc.search(question, limit=args.limit)
         if args.json:
-            print(
-                json.dumps(
+            matches = [] if answer.status == "refused" else answer.matches
+            doc: dict[str, object] = {
+                "matches": [
                     {
-                        "matches": [
-                            {
-                                "id": m.entry.id,
-                                "title": m.entry.title,
-                                "body": m.entry.body,
-                                "topic": m.entry.topic,
-                                "sources": list(m.entry.sources),
-                                "score": round(m.score, 4),
-                            }
-                            for m in matches
-                        ]
-                    },
-                    ensure_ascii=False,
-                )
-            )
+                        "id": m.entry.id,
+                        "title": m.entry.title,
+                        "body": m.entry.body,
+                        "topic": m.entry.topic,
+                        "sources": list(m.entry.sources),
+                        "score": round(m.score, 4),
+                    }
+                    for m in matches
+                ]
+            }
+            if args.status:  # off by default: {"matches": [...]} is the documented contract
+                doc |= {"status": answer.status, "nearest_topics": answer.nearest_topics}
+            print(json.dumps(doc, ensure_ascii=False))
         else:
-            print(render(answer_reply(svc, matches), color=sys.stdout.isatty()))
+            print(render(answer_reply(svc, answer), color=sys.stdout.isatty()))
         return 0
     finally:
         await app.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.storage.advice_repo import Entry
 
 MAX_BODY = 1500
+MAX_EXAMPLE = 300
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")
 
 
@@ -48,6 +49,11 @@ def parse_entry(text: str, origin: str = "<entry>") -> Entry:
         raise KnowledgeError(f"{origin}: the body is empty")
     if len(body) > MAX_BODY:
         raise KnowledgeError(f"{origin}: the body is {len(body)} characters; one chat message allows {MAX_BODY}")
+    examples = meta.get("examples", [])
+    if not isinstance(examples, list) or not all(isinstance(q, str) and q.strip() for q in examples):
+        raise KnowledgeError(f"{origin}: examples must be a list of questions")
+    if any(len(q) > MAX_EXAMPLE for q in examples):
+        raise KnowledgeError(f"{origin}: an example question is longer than {MAX_EXAMPLE} characters")
     return Entry(
         id=meta["id"],
         title=str(meta["title"]).strip(),
@@ -55,6 +61,7 @@ def parse_entry(text: str, origin: str = "<entry>") -> Entry:
         body=body,
         keywords=tuple(str(k).strip().lower() for k in meta.get("keywords", []) if str(k).strip()),
         sources=tuple(str(s) for s in meta["sources"]),
+        examples=tuple(q.strip() for q in examples),
     )
 
 

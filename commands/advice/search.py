@@ -1,280 +1,165 @@
 """Ranking advice entries for a free-text question, and knowing when not to answer.
 
-BM25F over three fields (keywords weigh most, then title, then body) on Snowball stems,
-plus stem bigrams so "career fair" beats "career" + "fair" scattered in a body.
-Students type fast: a small synonym table maps their shorthand (cv, uni, tf, dl, faang) to
-the words entries use, and one-edit typos are corrected against the index vocabulary.
+Two questions are decided separately:
 
-Refusing matters as much as ranking. BM25 scores are not comparable across questions, so
-the decision uses *coverage*: the IDF-weighted share of the question's content words that
-the top entry actually contains. A question about "NSF GRFP fellowships" matches entries on
-"PhD" alone, so most of its weight is uncovered and we say we have no advice on that.
+1. **Is this about ML careers at all?** (``DomainModel``) A naive-Bayes model over word stems
+   and stem pairs, trained at start-up on every entry's example questions and titles (in
+   domain) and on ``out_of_domain.txt`` (near-domain questions we must refuse: ML homework,
+   conference deadlines, gaming GPUs, salaries...). Words it has never seen say nothing either
+   way, so one unknown word cannot turn a right answer into a refusal.
+2. **Which entry answers it?** BM25F over keywords, title, body and example questions on
+   Snowball stems (plus stem bigrams), combined with the best single example question's match,
+   so "is kaggle legit" finds the entry whose examples ask exactly that. Company names are weak
+   evidence ("no-name uni ... google brain" is about universities).
 
-The index is built in memory from the rows in SQLite (a few dozen entries): a search is a
-few dictionary look-ups, well under a millisecond.
+In domain but with two entries close together, the answer is *unsure*: the closest entries are
+offered as choices instead of one picked confidently. Out of domain, nothing is answered.
+
+The index is built in memory from the rows in SQLite (under a hundred entries, about a
+thousand examples): a search is dictionary look-ups, well under a millisecond.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from functools import lru_cache
-
-import snowballstemmer
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from bot.storage.advice_repo import Entry
+from commands.advice.language import WEAK_WORDS, content_words, damerau, stem, stems
 
-FIELD_WEIGHTS = {"keywords": 3.0, "title": 2.0, "body": 1.0}
+FIELD_WEIGHTS = {"keywords": 3.0, "title": 2.0, "body": 1.0, "examples": 1.5}
 K1 = 1.2
 B = 0.6
 SYNONYM_WEIGHT = 0.7
 TYPO_WEIGHT = 0.8
-MIN_CONFIDENCE = 0.45  # coverage needed to answer at all (tuned on our own held-out questions)
-MIN_CONFIDENCE_CAREER = 0.38  # ...when the question is plainly about careers (see CAREER_WORDS)
-SEE_ALSO_CONFIDENCE = 0.3
-COVERAGE_POWER = 1.0
-
-_stemmer = snowballstemmer.stemmer("english")
-_WORD = re.compile(r"[a-z0-9]+")
-
-# Phrases rewritten before tokenizing, so punctuation-bearing terms survive.
-_REWRITES = [
-    (re.compile(r"c\+\+"), " cplusplus "),
-    (re.compile(r"\bc#"), " csharp "),
-    (re.compile(r"\bph\.?\s?d\.?s?\b"), " phd "),
-    (re.compile(r"\bm\.?sc\b|\bmasters?\b|\bms\b"), " master "),
-    (re.compile(r"\bb\.?sc\b|\bbachelors?\b"), " undergrad "),
-    (re.compile(r"\bstart-?ups?\b"), " startup "),
-    (re.compile(r"\bstand-?ups?\b"), " standup "),
-    (re.compile(r"\be-?mail"), " email"),
-    (re.compile(r"\bco-?op\b"), " internship "),
-    (re.compile(r"\bopen-source\b"), " open source "),
-    (re.compile(r"\bpart-time\b"), " part time "),
-    (re.compile(r"\bfull-time\b"), " full time "),
-    (re.compile(r"['\u2019]"), ""),
-]
-
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any anyone anything are arent as at
-    be because been before being below between both but by can cant could couldnt did didnt do
-    does doesnt doing dont down during each even ever every few for from further get gets getting
-    got had hadnt has hasnt have havent having he her here hers herself him himself his how i id
-    if ill im in into is isnt it its itself ive just kinda know let like lot lots make makes me
-    might more most much must my myself need needs no nor not now of off on once one only or
-    other ought our ours ourselves out over own really same say shall she should shouldnt so
-    some someone something still such than that thats the their theirs them themselves then
-    there theres these they theyre thing things this those through to too under until up upon
-    us use used using very want wanna was wasnt way we well were werent what whats when where
-    which while who whom whose why will with wont would wouldnt yet you youd youre your yours
-    yourself yourselves lol tbh pls plz please ppl u ur r ya yeah ok okay hey hi hello thanks
-    thank guys anybody basically literally actually honestly etc eg ie vs via sure maybe gonna
-    gotta sorta stuff bit go going goes went think thought good best better bad
-    everyone everybody anyone somebody nobody whatever whenever wherever
-    shld shd wld cld abt bc cuz coz rn idk imo imho btw fyi thx ty omg smh ngl af im
-    see saw seen seem seems couple bunch totally super pretty quite usually typically often
-    always never sometimes anyway already probably definitely someone sb sth
-    useful helpful worth worthwhile important matter matters tip tips advice right
-    instead rather send sending
-    """.split()
-)
+WEAK_WEIGHT = 0.3
+BIGRAM_WEIGHT = 0.5
+EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the normalised BM25F
+# Is it in domain? A linear score of four signals, fitted (logistic regression) on our tuning
+# sets: the naive-Bayes log-odds, how closely one example question matches, the share of the
+# question's known words the best entry covers, and the strongest single in-domain word.
+# None of them counts a word nobody has seen against the question.
+DOMAIN_WEIGHTS = (0.334, 3.295, 2.371, 1.139)
+DOMAIN_BIAS = -5.218
+DOMAIN_THRESHOLD = 0.25
+# Sure enough to answer with one entry? Fitted the same way on whether the first entry was
+# right: the runner-up's score relative to the first, the first's score, the closest example,
+# the first's coverage and the domain score. Below the threshold (about one answer in ten on
+# the tuning sets) the closest entries are offered as choices instead.
+UNSURE_WEIGHTS = (-4.093, 1.091, 0.221, -1.297, -0.122)
+UNSURE_BIAS = 5.73
+SURE_THRESHOLD = 1.71
+TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
+SEE_ALSO_RATIO = 0.45
 
 # Student shorthand -> words the entries use. Kept general: it describes how people talk
 # about ML careers, not any particular question.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "cv": ("resume",),
-    "resume": ("cv",),
-    "uni": ("university",),
-    "college": ("university",),
-    "school": ("university",),
-    "prof": ("professor", "advisor"),
-    "professor": ("advisor", "academic"),
-    "supervisor": ("advisor", "mentor"),
-    "tf": ("tensorflow",),
-    "dl": ("deep", "learning"),
-    "ml": ("machine", "learning"),
-    "nn": ("neural", "network"),
-    "cnn": ("neural", "network"),
-    "llm": ("language", "model"),
-    "nlp": ("language",),
-    "cs": ("computer", "science"),
-    "faang": ("google", "amazon", "apple", "big", "company"),
-    "maang": ("google", "amazon", "apple", "big", "company"),
-    "bigtech": ("big", "company"),
-    "gpu": ("hardware", "colab"),
-    "gpus": ("hardware", "colab"),
-    "compute": ("gpu", "hardware"),
-    "laptop": ("hardware", "gpu"),
-    "colab": ("gpu",),
-    "cloud": ("aws",),
-    "leetcode": ("coding", "interview"),
-    "dsa": ("data", "structure", "algorithm"),
-    "kaggle": ("competition",),
-    "hackathon": ("competition",),
-    "contest": ("competition",),
-    "github": ("portfolio", "open"),
-    "repo": ("github",),
-    "pr": ("pull", "request", "open", "source"),
-    "prs": ("pull", "request", "open", "source"),
-    "oss": ("open", "source"),
-    "linkedin": ("network",),
-    "dm": ("message", "reach"),
-    "cold": ("reach", "email"),
-    "recruiter": ("recruit",),
-    "referral": ("refer", "recommend"),
-    "refer": ("referral", "recommend"),
-    "recommendation": ("referral", "recommend"),
-    "internship": ("intern",),
-    "internships": ("intern",),
-    "intern": ("internship",),
-    "job": ("posting", "role"),
-    "jobs": ("posting", "role"),
-    "opening": ("posting",),
-    "openings": ("posting",),
-    "listing": ("posting",),
-    "listings": ("posting",),
-    "board": ("posting", "search"),
-    "remote": ("virtual",),
-    "wfh": ("remote",),
-    "virtual": ("remote",),
-    "international": ("abroad", "country", "visa"),
-    "abroad": ("international", "country"),
-    "visa": ("international", "country"),
-    "usa": ("us", "america"),
-    "america": ("us",),
-    "math": ("mathematics",),
-    "maths": ("math", "mathematics"),
-    "stats": ("statistics",),
-    "linalg": ("linear", "algebra"),
-    "mooc": ("course", "online"),
-    "moocs": ("course", "online"),
-    "coursera": ("course", "mooc"),
-    "udemy": ("course", "mooc"),
-    "certificate": ("certification",),
-    "paper": ("publication",),
-    "papers": ("publication", "read"),
-    "publish": ("publication",),
-    "arxiv": ("paper", "read"),
-    "conference": ("venue",),
-    "neurips": ("venue", "conference"),
-    "icml": ("venue", "conference"),
-    "iclr": ("venue", "conference"),
-    "undergrad": ("undergraduate", "bachelor"),
-    "freshman": ("undergraduate", "first", "year"),
-    "sophomore": ("undergraduate",),
-    "grad": ("graduate",),
-    "master": ("graduate",),
-    "doctorate": ("phd",),
-    "doctoral": ("phd",),
-    "startup": ("small", "company"),
-    "small": ("startup",),
-    "salary": ("paid",),
-    "pay": ("paid",),
-    "paid": ("salary",),
-    "mentor": ("mentorship",),
-    "boss": ("manager", "mentor"),
-    "manager": ("mentor",),
-    "behavioral": ("interview",),
-    "onsite": ("interview",),
-    "screen": ("interview",),
-    "oa": ("coding", "test"),
-    "portfolio": ("project",),
-    "project": ("portfolio",),
-    "projects": ("portfolio",),
-    "website": ("presence", "blog"),
-    "blog": ("presence", "website"),
-    "docker": ("software", "engineering", "tool"),
-    "kubernetes": ("software", "engineering", "tool"),
-    "sql": ("database",),
-    "git": ("version", "control"),
-    "mandatory": ("required", "requirement"),
-    "necessary": ("required", "requirement"),
-    "essential": ("required", "requirement"),
-    "compulsory": ("required", "requirement"),
-    "prerequisite": ("required", "requirement"),
-    "round": ("interview",),
-    "rounds": ("interview",),
-    "rejected": ("rejection",),
-    "rejection": ("persist",),
-    "ghosted": ("rejection",),
-    "deadline": ("timing", "apply"),
-    "deadlines": ("timing", "apply"),
-    "early": ("timing",),
-    "late": ("timing",),
-    "summer": ("timing",),
-    "passion": ("enthusiasm",),
-    "passionate": ("enthusiasm",),
-    "excited": ("enthusiasm",),
-    "motivated": ("enthusiasm",),
-    "return": ("offer", "full", "time"),
-    "fulltime": ("full", "time", "offer"),
+    "cv": ("resume",), "resume": ("cv",), "university": ("college",), "college": ("university",),
+    "school": ("university",), "professor": ("advisor", "academic"), "supervisor": ("advisor", "mentor"),
+    "tf": ("tensorflow",), "dl": ("deep", "learning"), "ml": ("machine", "learning"), "nn": ("neural", "network"),
+    "cnn": ("neural", "network"), "llm": ("language", "model"), "nlp": ("language",),
+    "faang": ("google", "big", "company"), "maang": ("google", "big", "company"),
+    "gpu": ("hardware", "colab"), "gpus": ("hardware", "colab"), "compute": ("gpu", "hardware"),
+    "laptop": ("hardware", "gpu"), "colab": ("gpu",), "cloud": ("aws",),
+    "leetcode": ("coding", "interview"), "dsa": ("data", "structure", "algorithm"),
+    "kaggle": ("competition",), "hackathon": ("competition",), "contest": ("competition",),
+    "github": ("portfolio", "open"), "repo": ("github",), "pr": ("pull", "request", "open", "source"),
+    "oss": ("open", "source"), "linkedin": ("network",), "cold": ("reach", "email"),
+    "recruiter": ("recruit",), "referral": ("refer", "recommend"), "refer": ("referral", "recommend"),
+    "recommendation": ("referral", "recommend"), "internship": ("intern",), "intern": ("internship",),
+    "job": ("posting", "role"), "jobs": ("posting", "role"), "opening": ("posting",), "openings": ("posting",),
+    "listing": ("posting",), "listings": ("posting",), "remote": ("virtual",), "wfh": ("remote",),
+    "virtual": ("remote",), "international": ("abroad", "country", "visa"), "abroad": ("international", "country"),
+    "visa": ("international", "country"), "usa": ("us", "america"), "america": ("us",),
+    "math": ("mathematics",), "maths": ("math", "mathematics"), "stats": ("statistics",),
+    "mooc": ("course", "online"), "moocs": ("course", "online"), "coursera": ("course", "mooc"),
+    "udemy": ("course", "mooc"), "certificate": ("certification",), "paper": ("publication",),
+    "papers": ("publication", "read"), "publish": ("publication",), "arxiv": ("paper", "read"),
+    "conference": ("venue",), "freshman": ("undergraduate", "first", "year"), "sophomore": ("undergraduate",),
+    "undergrad": ("undergraduate", "bachelor"), "grad": ("graduate",), "master": ("graduate",),
+    "doctorate": ("phd",), "doctoral": ("phd",), "startup": ("small", "company"), "salary": ("paid",),
+    "pay": ("paid",), "paid": ("salary",), "mentor": ("mentorship",), "boss": ("manager", "mentor"),
+    "manager": ("mentor",), "behavioral": ("interview",), "onsite": ("interview",), "screen": ("interview",),
+    "assessment": ("coding", "test"), "portfolio": ("project",), "project": ("portfolio",),
+    "projects": ("portfolio",), "website": ("presence", "blog"), "blog": ("presence", "website"),
+    "docker": ("software", "engineering", "tool"), "kubernetes": ("software", "engineering", "tool"),
+    "sql": ("database",), "git": ("version", "control"), "mandatory": ("required", "requirement"),
+    "necessary": ("required", "requirement"), "essential": ("required", "requirement"),
+    "compulsory": ("required", "requirement"), "prerequisite": ("required", "requirement"),
+    "round": ("interview",), "rounds": ("interview",), "rejected": ("rejection",), "rejection": ("persist",),
+    "ghosted": ("rejection",), "deadline": ("timing", "apply"), "deadlines": ("timing", "apply"),
+    "early": ("timing",), "late": ("timing",), "summer": ("timing",), "passion": ("enthusiasm",),
+    "passionate": ("enthusiasm",), "excited": ("enthusiasm",), "motivated": ("enthusiasm",),
+    "return": ("offer", "full", "time"), "need": ("required", "requirement"), "must": ("required",), "fulltime": ("full", "time", "offer"), "unknown": ("top", "university"),
 }
-
-
-# Words that make a question about careers rather than ML technique: "what lr for BERT"
-# has none of them, "do I need a PhD for an internship" has one. Lowers the bar a little.
-CAREER_WORDS = frozenset(
-    """intern interns internship internships job jobs career careers apply applying application
-    applications interview interviews interviewer interviewers resume cv hire hired hiring recruiter
-    recruiters recruiting employer employers offer offers posting postings referral referrals
-    networking portfolio mentor""".split()
-)
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    """Memoised: entries repeat their words, and Snowball dominates index build time."""
-    return _stemmer.stemWord(word)
-
-
-def normalize(text: str) -> str:
-    text = text.lower()
-    for pattern, replacement in _REWRITES:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(normalize(text))
-
-
-def content_words(text: str) -> list[str]:
-    """Words that carry meaning: no stopwords, single letters or bare numbers ("60 applications")."""
-    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
-
-
-def stems(text: str) -> list[str]:
-    """Terms for indexing: stems of content words plus adjacent-stem bigrams."""
-    unigrams = [_stem(w) for w in content_words(text)]
-    return unigrams + [f"{a}_{b}" for a, b in zip(unigrams, unigrams[1:])]
 
 
 def _deletes(term: str) -> set[str]:
     return {term[:i] + term[i + 1 :] for i in range(len(term))}
 
 
-def _within_one_edit(a: str, b: str) -> bool:
-    """True for one insertion, deletion, substitution or adjacent transposition."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diff) == 1:
-            return True
-        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+class Vocabulary:
+    """Known stems with their frequencies, and typo correction against them.
+
+    Symmetric deletion: each known stem is filed under itself and its one-letter deletions,
+    so an unknown stem finds candidates by looking up its own deletions; the edit distance is
+    then checked exactly (one edit for short words, two from eight letters on).
+    """
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self.counts = counts
+        self._by_deletion: dict[str, set[str]] = defaultdict(set)
+        for term in counts:
+            if "_" not in term and len(term) >= 4:
+                self._by_deletion[term].add(term)
+                for d in _deletes(term):
+                    self._by_deletion[d].add(term)
+        self._cache: dict[str, str | None] = {}
+
+    def __contains__(self, term: str) -> bool:
+        return term in self.counts
+
+    def correct(self, term: str) -> str | None:
+        if term in self._cache:
+            return self._cache[term]
+        best = None
+        if len(term) >= 4 and not term.isdigit():
+            keys = {term} | _deletes(term)
+            if len(term) >= 8:
+                keys |= {d2 for d in _deletes(term) for d2 in _deletes(d)}
+            candidates = set().union(*(self._by_deletion.get(k, set()) for k in keys))
+            limit = 2 if len(term) >= 8 else 1
+            scored = [(damerau(term, c, limit), -self.counts[c], c) for c in candidates]
+            scored = [s for s in scored if s[0] <= limit]
+            if scored:
+                best = min(scored)[2]
+        self._cache[term] = best
+        return best
 
 
 @dataclass
 class Match:
     entry: Entry
     score: float
-    confidence: float
+    confidence: float  # the share of the question's weight this entry matches
+
+
+@dataclass
+class Answer:
+    """What a search decided: ``answer`` (first match is it), ``unsure`` (one of the matches,
+    best first) or ``refused`` (not about ML careers, or nothing in the knowledge base)."""
+
+    status: str
+    matches: list[Match] = field(default_factory=list)
+    nearest_topics: list[str] = field(default_factory=list)  # for a refusal: what we do cover
+    domain: float = 0.0
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [m.entry for m in self.matches]
 
 
 @dataclass
@@ -283,16 +168,43 @@ class _Concept:
 
     word: str
     alternatives: dict[str, float]  # index term -> weight of its score
-    weight: float  # its share of the question, by rarity in the knowledge base
-    corrected: bool = False  # matched only through a typo correction: partial coverage credit
+    weight: float  # its share of the question, by rarity in the knowledge base (0: unknown)
+
+
+class DomainModel:
+    """Naive Bayes log-odds that a question is about ML careers rather than something near it."""
+
+    ALPHA = 0.5
+    CLIP = 3.0
+
+    def __init__(self, inside: Iterable[str], outside: Iterable[str]) -> None:
+        self.inside = Counter(t for q in inside for t in set(stems(q)))
+        self.outside = Counter(t for q in outside for t in set(stems(q)))
+        vocab = set(self.inside) | set(self.outside)
+        n_in, n_out = sum(self.inside.values()), sum(self.outside.values())
+        v = max(1, len(vocab))
+        self.llr = {
+            t: max(-self.CLIP, min(self.CLIP, math.log((self.inside[t] + self.ALPHA) / (n_in + self.ALPHA * v))
+                                   - math.log((self.outside[t] + self.ALPHA) / (n_out + self.ALPHA * v))))
+            for t in vocab
+        }
+
+    def score(self, terms: Iterable[tuple[str, float]]) -> float:
+        """Sum of the known terms' log-odds (each term once, weak ones scaled down)."""
+        seen: set[str] = set()
+        total = 0.0
+        for term, weight in terms:
+            if term in self.llr and term not in seen:
+                seen.add(term)
+                total += weight * self.llr[term]
+        return total
 
 
 class AdviceIndex:
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], out_of_domain: Iterable[str] = ()) -> None:
         self.entries = entries
         self.n = max(1, len(entries))
         self.field_terms: list[dict[str, Counter[str]]] = []
-        self.doc_terms: list[set[str]] = []
         lengths: dict[str, list[int]] = defaultdict(list)
         df: Counter[str] = Counter()
         for e in entries:
@@ -300,74 +212,59 @@ class AdviceIndex:
                 "keywords": Counter(t for k in e.keywords for t in stems(k)),
                 "title": Counter(stems(e.title)),
                 "body": Counter(stems(e.body)),
+                "examples": Counter(t for q in e.examples for t in stems(q)),
             }
             self.field_terms.append(fields)
-            terms = set().union(*fields.values())
-            self.doc_terms.append(terms)
-            df.update(terms)
+            df.update(set().union(*fields.values()))
             for name, counter in fields.items():
                 lengths[name].append(sum(counter.values()))
         self.avg_len = {name: max(1.0, sum(v) / len(v)) for name, v in lengths.items()} if entries else {}
         self.idf = {t: math.log(1 + (self.n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self.unknown_idf = math.log(1 + (self.n + 0.5) / 0.5)
-        self._deletion_index: dict[str, set[str]] = defaultdict(set)
-        for term in self.idf:
-            if "_" not in term and len(term) >= 4:
-                self._deletion_index[term].add(term)
-                for d in _deletes(term):
-                    self._deletion_index[d].add(term)
-        self._typo_cache: dict[str, str | None] = {}
         # term -> {doc: BM25F score}: the index is fixed once built, so every score is computed
         # here once and a search touches only the documents that contain its terms.
         self.postings: dict[str, dict[int, float]] = defaultdict(dict)
-        for doc, terms in enumerate(self.doc_terms):
-            for term in terms:
+        for doc, fields in enumerate(self.field_terms):
+            for term in set().union(*fields.values()):
                 self.postings[term][doc] = self._bm25f(doc, term)
+        # Example questions one by one: (doc, its terms) for the best-single-example match.
+        self.examples: list[tuple[int, frozenset[str]]] = []
+        self.example_postings: dict[str, list[int]] = defaultdict(list)
+        for doc, e in enumerate(entries):
+            for q in (e.title, *e.examples):
+                terms = frozenset(stems(q))
+                if terms:
+                    for t in terms:
+                        self.example_postings[t].append(len(self.examples))
+                    self.examples.append((doc, terms))
+        outside = list(out_of_domain)
+        self.domain = DomainModel((q for e in entries for q in (e.title, *e.examples)), outside)
+        vocab_counts = Counter(df)
+        vocab_counts.update({t: 1 for t in self.domain.outside if t not in vocab_counts})
+        self.vocabulary = Vocabulary(vocab_counts)
 
     # -- query analysis ------------------------------------------------------------------
-    def _correct(self, stem: str) -> str | None:
-        """The most common index term within one edit of an unknown stem, if any."""
-        if stem in self._typo_cache:
-            return self._typo_cache[stem]
-        best = None
-        if len(stem) >= 5:
-            candidates = set(self._deletion_index.get(stem, ()))
-            for d in _deletes(stem):
-                candidates |= self._deletion_index.get(d, set())
-            # Shared deletions also pair words two edits apart ("tabl"/"talk"); keep true typos.
-            candidates = {c for c in candidates if _within_one_edit(stem, c)}
-            if candidates:
-                best = min(candidates, key=lambda t: (self.idf[t], t))
-        self._typo_cache[stem] = best
-        return best
-
     def analyze(self, question: str) -> list[_Concept]:
         concepts: list[_Concept] = []
         seen: set[str] = set()
         for word in content_words(question):
-            stem = _stem(word)
-            if stem in seen:
+            s = stem(word)
+            if s not in self.vocabulary:
+                s = self.vocabulary.correct(s) or s
+            if s in seen:
                 continue
-            seen.add(stem)
+            seen.add(s)
             alts: dict[str, float] = {}
-            fixed = None
-            if stem in self.idf:
-                alts[stem] = 1.0
-            else:
-                fixed = self._correct(stem)
-                if fixed:
-                    alts[fixed] = TYPO_WEIGHT
+            if s in self.idf:
+                alts[s] = 1.0
             for syn in SYNONYMS.get(word, ()):
-                s = _stem(syn)
-                if s in self.idf and s not in alts:
-                    alts[s] = SYNONYM_WEIGHT
-            if stem in self.idf:
-                weight = self.idf[stem]
-            elif alts:
-                weight = max(self.idf[t] for t in alts)
-            else:
-                weight = self.unknown_idf
-            concepts.append(_Concept(word, alts, weight, corrected=fixed is not None))
+                t = stem(syn)
+                if t in self.idf and t not in alts:
+                    alts[t] = SYNONYM_WEIGHT
+            weight = max((self.idf[t] * w for t, w in alts.items()), default=0.0)
+            if word in WEAK_WORDS:
+                weight *= WEAK_WEIGHT
+                alts = {t: w * WEAK_WEIGHT for t, w in alts.items()}
+            concepts.append(_Concept(s, alts, weight))
         return concepts
 
     # -- ranking ---------------------------------------------------------------------------
@@ -381,18 +278,11 @@ class AdviceIndex:
                 tf += weight * count / norm
         return self.idf[term] * tf / (K1 + tf) if tf else 0.0
 
-    def search(self, question: str, limit: int = 3, workspace_id: str | None = None) -> list[Match]:
-        """Best entries first; an empty list means the question is outside what we know."""
-        concepts = self.analyze(question)
-        if not concepts or not self.entries:
-            return []
-        bigrams: list[str] = []
-        for a, b in zip(concepts, concepts[1:]):
-            for ta in a.alternatives:
-                for tb in b.alternatives:
-                    if f"{ta}_{tb}" in self.idf:
-                        bigrams.append(f"{ta}_{tb}")
+    def rank(self, concepts: list[_Concept], workspace_id: str | None = None) -> tuple[list[Match], float]:
+        """Every entry that matches anything, best first, and how well the closest example matched."""
         total_weight = sum(c.weight for c in concepts)
+        if not total_weight:
+            return [], 0.0
         score: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
         for c in concepts:
@@ -403,28 +293,84 @@ class AdviceIndex:
                         best[doc] = w * value
             for doc, value in best.items():
                 score[doc] += value
-                covered[doc] += c.weight * (TYPO_WEIGHT if c.corrected else 1.0)
-        for bg in bigrams:
-            for doc, value in self.postings.get(bg, {}).items():
-                score[doc] += 0.5 * value
+                covered[doc] += c.weight
+        for a, b in zip(concepts, concepts[1:]):
+            for ta, wa in a.alternatives.items():
+                for tb, wb in b.alternatives.items():
+                    for doc, value in self.postings.get(f"{ta}_{tb}", {}).items():
+                        score[doc] += BIGRAM_WEIGHT * min(wa, wb) * value
+        example_best = self._best_examples(concepts, total_weight)
+        top = max(score.values(), default=0.0) or 1.0
         scored: list[Match] = []
         for doc, total in score.items():
             entry = self.entries[doc]
             if total > 0 and entry.workspace_id in (None, workspace_id):
                 confidence = covered[doc] / total_weight
-                # Rank by relevance weighted by coverage, so two generic words ("ml
-                # internship") matched many times cannot outrank the one rare word asked about.
-                scored.append(Match(entry, total * confidence**COVERAGE_POWER, confidence))
+                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_best.get(doc, 0.0)
+                scored.append(Match(entry, value, confidence))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
-        about_careers = any(c.word in CAREER_WORDS for c in concepts)
-        bar = MIN_CONFIDENCE_CAREER if about_careers else MIN_CONFIDENCE
-        if not scored or scored[0].confidence < bar:
-            return []
-        top = scored[0]
-        results = [top]
-        for m in scored[1:]:
-            if len(results) >= limit:
-                break
-            if m.confidence >= SEE_ALSO_CONFIDENCE and m.score >= 0.35 * top.score:
-                results.append(m)
-        return results
+        return scored, max(example_best.values(), default=0.0)
+
+    def domain_score(self, question: str, ranked: list[Match], best_example: float) -> float:
+        terms = self._domain_terms(question)
+        strongest = max([self.domain.llr.get(t, 0.0) for t, _ in terms] + [0.0])
+        signals = (self.domain.score(terms), best_example, ranked[0].confidence if ranked else 0.0, strongest)
+        return DOMAIN_BIAS + sum(w * x for w, x in zip(DOMAIN_WEIGHTS, signals))
+
+    def _best_examples(self, concepts: list[_Concept], total_weight: float) -> dict[int, float]:
+        """Per entry, how well its closest example question matches (0..1, Dice on weights)."""
+        weights: dict[str, float] = {}
+        for c in concepts:
+            for t, w in c.alternatives.items():
+                weights[t] = max(weights.get(t, 0.0), w * self.idf.get(t, 0.0))
+        overlap: dict[int, float] = defaultdict(float)
+        for t, w in weights.items():
+            for ex in self.example_postings.get(t, ()):
+                overlap[ex] += w
+        best: dict[int, float] = {}
+        for ex, shared in overlap.items():
+            doc, terms = self.examples[ex]
+            size = sum(self.idf.get(t, 0.0) for t in terms if "_" not in t)
+            value = 2 * shared / (total_weight + size) if total_weight + size else 0.0
+            if value > best.get(doc, 0.0):
+                best[doc] = value
+        return best
+
+    def search(self, question: str, limit: int = 3, workspace_id: str | None = None) -> Answer:
+        concepts = self.analyze(question)
+        ranked, best_example = self.rank(concepts, workspace_id)
+        domain = self.domain_score(question, ranked, best_example) if self.domain.outside else DOMAIN_THRESHOLD
+        if not ranked or domain < DOMAIN_THRESHOLD:
+            return Answer("refused", [], _topics(ranked), domain)
+        top = ranked[0]
+        runner_up = ranked[1].score / top.score if len(ranked) > 1 else 0.0
+        signals = (runner_up, top.score, best_example, top.confidence, domain)
+        sure = UNSURE_BIAS + sum(w * x for w, x in zip(UNSURE_WEIGHTS, signals))
+        if len(ranked) > 1 and (sure < SURE_THRESHOLD or runner_up >= TIE_RATIO):
+            return Answer("unsure", ranked[:limit], [], domain)
+        results = [top] + [m for m in ranked[1:limit] if m.score >= SEE_ALSO_RATIO * top.score]
+        return Answer("answer", results, [], domain)
+
+    def _domain_terms(self, question: str) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        previous: str | None = None
+        for word in content_words(question):
+            s = stem(word)
+            if s not in self.vocabulary:
+                s = self.vocabulary.correct(s) or s
+            weight = WEAK_WEIGHT if word in WEAK_WORDS else 1.0
+            out.append((s, weight))
+            if previous:
+                out.append((f"{previous}_{s}", weight))
+            previous = s
+        return out
+
+
+def _topics(ranked: list[Match], n: int = 3) -> list[str]:
+    out: list[str] = []
+    for m in ranked:
+        if m.entry.topic not in out:
+            out.append(m.entry.topic)
+        if len(out) == n:
+            break
+    return out

@@ -102,7 +102,7 @@ async def test_a_cv_question_in_text_speak_gets_resume_advice(console):
 
 
 async def test_an_unsure_answer_offers_the_closest_entries_as_buttons(console):
-    reply = await console.say("/advice remote internships")
+    reply = await console.say("/advice interviews")  # one word, several entries about it
     assert reply["text"].startswith("I'm not sure which you mean — one of these?")
     buttons = reply["cards"][0]["buttons"]
     assert 2 <= len(buttons) <= 3 and all(b["command"] == "advice topic" for b in buttons)
@@ -188,3 +188,15 @@ async def test_workspace_entries_only_answer_in_their_workspace():
     assert index.search("alumni mentor programme", workspace_id="ws1").entries == [local]
     elsewhere = index.search("alumni mentor programme", workspace_id="ws2")
     assert elsewhere.status == "refused" and elsewhere.matches == []
+
+
+def test_two_entries_that_match_equally_are_offered_not_picked():
+    a = Entry("alumni-dinner", "The alumni dinner", "club", "Alumni meet students at a dinner each spring.",
+              ("alumni dinner",), ("s",), examples=("when is the alumni dinner",))
+    b = Entry("alumni-talks", "Alumni talks", "club", "Alumni give talks to students each autumn.",
+              ("alumni talks",), ("s",), examples=("when are the alumni talks",))
+    index = AdviceIndex([a, b])
+    tie = index.search("alumni")
+    assert tie.status == "unsure" and {e.id for e in tie.entries} == {"alumni-dinner", "alumni-talks"}
+    clear = index.search("when is the alumni dinner this spring")
+    assert clear.status == "answer" and clear.entries[0].id == "alumni-dinner"

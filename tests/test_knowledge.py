@@ -24,12 +24,24 @@ REQUIRED_TOPICS = {
 
 def test_every_topic_is_covered_by_well_formed_entries():
     entries, catalog, digest = load_builtin()
-    assert len(entries) >= 40
+    assert len(entries) >= 70
     assert REQUIRED_TOPICS <= {e.topic for e in entries}
     for e in entries:
         assert len(e.body) <= 1500, e.id
         assert e.sources and all(s in catalog.sources for s in e.sources), e.id
         assert e.keywords, e.id
+        assert 8 <= len(e.examples) <= 15, (e.id, len(e.examples))
+
+
+def test_example_questions_are_not_shared_between_entries():
+    """An example is evidence for one entry: the same question under two would make them tie."""
+    entries, _, _ = load_builtin()
+    seen: dict[str, str] = {}
+    for e in entries:
+        for q in e.examples:
+            key = " ".join(q.lower().split())
+            assert key not in seen, f"{q!r} is an example of both {seen[key]} and {e.id}"
+            seen[key] = e.id
 
 
 def test_broken_entry_files_are_reported_with_their_name():
@@ -37,6 +49,8 @@ def test_broken_entry_files_are_reported_with_their_name():
         parse_entry('+++\nid = "x"\n+++\nbody', "x.md")
     with pytest.raises(KnowledgeError, match="not valid TOML"):
         parse_entry("+++\nid = \n+++\nbody", "y.md")
+    with pytest.raises(KnowledgeError, match="examples must be a list of questions"):
+        parse_entry('+++\nid="ok-id"\ntitle="t"\ntopic="t"\nsources=["s"]\nexamples="one"\n+++\nbody', "e.md")
     with pytest.raises(KnowledgeError, match="one chat message"):
         parse_entry('+++\nid="ok-id"\ntitle="t"\ntopic="t"\nsources=["s"]\n+++\n' + "x" * 1501, "z.md")
 

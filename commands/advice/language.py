@@ -77,7 +77,8 @@ SHORTHAND: dict[str, str] = {
     "exp": "experience", "xp": "experience", "yoe": "years experience",
     "interns": "intern", "internshp": "internship", "internhsip": "internship",
     "dm": "message", "dms": "message", "msg": "message", "pm": "message",
-    "mock": "practice", "ml": "ml", "dl": "dl",
+    "mock": "practice", "gpus": "gpu", "tpus": "tpu", "cpus": "cpu", "llms": "llm", "cvs": "cv", "apis": "api",
+    "cnns": "cnn", "rnns": "rnn", "nns": "nn", "moocs": "mooc", "prs": "pr", "faqs": "faq", "phds": "phd",
 }
 
 # Words that carry no meaning in a question: chat fillers, hedges and reactions.
@@ -117,7 +118,7 @@ STOPWORDS = frozenset(
 WEAK_WORDS = frozenset(
     """google brain deepmind microsoft apple amazon meta facebook nvidia openai anthropic netflix
     tesla ibm intel samsung uber airbnb twitter bytedance tiktok baidu alibaba tencent huawei adobe
-    spotify stripe jane street citadel company companies firm firms""".split()
+    spotify stripe jane street citadel""".split()
 )
 
 
@@ -157,14 +158,23 @@ def words(text: str) -> list[str]:
     return out
 
 
-def content_words(text: str) -> list[str]:
+# Question words tell entries apart ("who will interview me", "when to apply", "where to look")
+# but say nothing about whether a question is in our domain: ranking keeps them, the domain
+# model does not.
+QUESTION_WORDS = frozenset("who when where why which how".split())
+
+
+def content_words(text: str, question_words: bool = False) -> list[str]:
     """Words that carry meaning: no stopwords, fillers, single letters or bare numbers."""
-    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
+    return [
+        w for w in words(text)
+        if (w not in STOPWORDS or (question_words and w in QUESTION_WORDS)) and len(w) > 1 and not w.isdigit()
+    ]
 
 
-def stems(text: str) -> list[str]:
+def stems(text: str, question_words: bool = False) -> list[str]:
     """Terms for indexing: stems of content words plus adjacent-stem bigrams."""
-    unigrams = [stem(w) for w in content_words(text)]
+    unigrams = [stem(w) for w in content_words(text, question_words)]
     return unigrams + [f"{a}_{b}" for a, b in zip(unigrams, unigrams[1:])]
 
 

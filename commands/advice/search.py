@@ -22,6 +22,7 @@ thousand examples): a search is dictionary look-ups, well under a millisecond.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,17 +42,20 @@ EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the
 # sets: the naive-Bayes log-odds, how closely one example question matches, the share of the
 # question's known words the best entry covers, and the strongest single in-domain word.
 # None of them counts a word nobody has seen against the question.
-DOMAIN_WEIGHTS = (0.334, 3.295, 2.371, 1.139)
-DOMAIN_BIAS = -5.218
-DOMAIN_THRESHOLD = 0.25
+DOMAIN_WEIGHTS = (0.36, 4.536, 2.725, 0.981)
+DOMAIN_BIAS = -6.257
+DOMAIN_THRESHOLD = 0.4
+DOMAIN_FROM_BODIES = True
+RANK_QUESTION_WORDS = True
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
 # right: the runner-up's score relative to the first, the first's score, the closest example,
 # the first's coverage and the domain score. Below the threshold (about one answer in ten on
 # the tuning sets) the closest entries are offered as choices instead.
-UNSURE_WEIGHTS = (-4.093, 1.091, 0.221, -1.297, -0.122)
-UNSURE_BIAS = 5.73
-SURE_THRESHOLD = 1.71
+UNSURE_WEIGHTS = (-3.908, 0.934, -0.2, -1.547, -0.158)
+UNSURE_BIAS = 6.52
+SURE_THRESHOLD = 1.82
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
+TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45
 
 # Student shorthand -> words the entries use. Kept general: it describes how people talk
@@ -209,10 +213,10 @@ class AdviceIndex:
         df: Counter[str] = Counter()
         for e in entries:
             fields = {
-                "keywords": Counter(t for k in e.keywords for t in stems(k)),
-                "title": Counter(stems(e.title)),
-                "body": Counter(stems(e.body)),
-                "examples": Counter(t for q in e.examples for t in stems(q)),
+                "keywords": Counter(t for k in e.keywords for t in stems(k, RANK_QUESTION_WORDS)),
+                "title": Counter(stems(e.title, RANK_QUESTION_WORDS)),
+                "body": Counter(stems(e.body, RANK_QUESTION_WORDS)),
+                "examples": Counter(t for q in e.examples for t in stems(q, RANK_QUESTION_WORDS)),
             }
             self.field_terms.append(fields)
             df.update(set().union(*fields.values()))
@@ -231,13 +235,16 @@ class AdviceIndex:
         self.example_postings: dict[str, list[int]] = defaultdict(list)
         for doc, e in enumerate(entries):
             for q in (e.title, *e.examples):
-                terms = frozenset(stems(q))
+                terms = frozenset(stems(q, RANK_QUESTION_WORDS))
                 if terms:
                     for t in terms:
                         self.example_postings[t].append(len(self.examples))
                     self.examples.append((doc, terms))
         outside = list(out_of_domain)
-        self.domain = DomainModel((q for e in entries for q in (e.title, *e.examples)), outside)
+        inside = [q for e in entries for q in (e.title, *e.examples)]
+        if DOMAIN_FROM_BODIES:
+            inside += [line for e in entries for line in re.split(r"(?<=[.!?])\s+|\n", e.body) if line.strip()]
+        self.domain = DomainModel(inside, outside)
         vocab_counts = Counter(df)
         vocab_counts.update({t: 1 for t in self.domain.outside if t not in vocab_counts})
         self.vocabulary = Vocabulary(vocab_counts)
@@ -246,7 +253,7 @@ class AdviceIndex:
     def analyze(self, question: str) -> list[_Concept]:
         concepts: list[_Concept] = []
         seen: set[str] = set()
-        for word in content_words(question):
+        for word in content_words(question, RANK_QUESTION_WORDS):
             s = stem(word)
             if s not in self.vocabulary:
                 s = self.vocabulary.correct(s) or s
@@ -346,17 +353,19 @@ class AdviceIndex:
         runner_up = ranked[1].score / top.score if len(ranked) > 1 else 0.0
         signals = (runner_up, top.score, best_example, top.confidence, domain)
         sure = UNSURE_BIAS + sum(w * x for w, x in zip(UNSURE_WEIGHTS, signals))
-        if len(ranked) > 1 and (sure < SURE_THRESHOLD or runner_up >= TIE_RATIO):
+        tie = TIE_RATIO if sum(1 for c in concepts if c.weight) > 1 else TIE_RATIO_ONE_WORD
+        if len(ranked) > 1 and (sure < SURE_THRESHOLD or runner_up >= tie):
             return Answer("unsure", ranked[:limit], [], domain)
         results = [top] + [m for m in ranked[1:limit] if m.score >= SEE_ALSO_RATIO * top.score]
         return Answer("answer", results, [], domain)
 
     def _domain_terms(self, question: str) -> list[tuple[str, float]]:
+        """The question's domain-model features (typos corrected), company names weighted down."""
         out: list[tuple[str, float]] = []
         previous: str | None = None
         for word in content_words(question):
             s = stem(word)
-            if s not in self.vocabulary:
+            if s not in self.vocabulary and s not in self.domain.llr:
                 s = self.vocabulary.correct(s) or s
             weight = WEAK_WEIGHT if word in WEAK_WORDS else 1.0
             out.append((s, weight))

@@ -6,7 +6,7 @@ the search refuses (``{"matches": []}`` from the CLI). hit@1 and hit@3 count the
 matches best first, whether the bot answered or offered them as choices ("unsure");
 *confidently wrong* counts answerable questions answered (not unsure) with a failing entry first.
 
-    python bench/advice_eval.py                          # ../shared/advice-dev*.jsonl
+    python bench/advice_eval.py                          # ../shared/advice-dev*.jsonl and the tuning set
     python bench/advice_eval.py bench/advice_student.jsonl --show-misses
     python bench/advice_eval.py FILE --subprocess        # run the installed `careerbot` per question
 
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
-DEFAULT_FILES = [SHARED / "advice-dev.jsonl", SHARED / "advice-dev-casual.jsonl"]
+DEFAULT_FILES = [SHARED / "advice-dev.jsonl", SHARED / "advice-dev-casual.jsonl", ROOT / "bench" / "advice_student.jsonl"]
 
 
 def passes(match: dict, groups: list[list[str]]) -> bool:

@@ -84,7 +84,15 @@ async def test_advice_is_answered_publicly_with_buttons_and_pings_nobody(fake, b
     assert answer.data["allowed_mentions"] == {"parse": []}
     assert "@everyone" not in text
     buttons = [c for row in answer.data.get("components", []) for c in row["components"]]
-    assert buttons and all(b["custom_id"].startswith("cb1:advice.topic") for b in buttons)
+    see_also = [b for b in buttons if b["custom_id"].startswith("cb1:advice.topic")]
+    votes = [b for b in buttons if b["custom_id"].startswith("cb1:advice.vote")]
+    assert see_also and [b["label"] for b in votes] == ["👍 Helpful", "👎 Not helpful"]
+    assert len(see_also) + len(votes) == len(buttons)
+    # 👎 pressed by someone else in the channel: thanked privately, counted once, stored without a name
+    [thanks] = await (await fake.send_component(votes[1]["custom_id"], user="mia")).wait(1)
+    assert thanks.flags & 64 and "noted. Moderators see which answers miss" in everything([thanks])
+    rows = await bot.app.db.fetchall("SELECT vote, voter FROM advice_votes")
+    assert [r["vote"] for r in rows] == [-1] and "mia" not in rows[0]["voter"]
 
 
 async def test_every_command_family_round_trips(fake, bot):

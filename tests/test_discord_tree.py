@@ -43,8 +43,10 @@ def test_the_tree_mirrors_the_registry():
     by_name = {c["name"]: c for c in real_tree()}
     assert set(by_name) == {"help", "config", "me", "advice", "digest", "paper", "papers", "postings", "alerts", "studygroup", "checkin", "streak", "leaderboard"}
     advice = {o["name"]: o for o in by_name["advice"]["options"]}
-    assert set(advice) == {"ask", "topics", "topic"}  # the default subcommand is named: Discord cannot run a group
+    assert set(advice) == {"ask", "topics", "topic", "vote", "report"}  # the default subcommand is named
     assert advice["topic"]["options"][0]["autocomplete"] is True
+    assert advice["ask"]["options"][0]["required"] is False  # /advice ask alone explains how to ask
+    assert [c["value"] for c in advice["vote"]["options"][1]["choices"]] == ["up", "down"]
     digest_add = next(o for o in by_name["digest"]["options"] if o["name"] == "add")
     channel = next(o for o in digest_add["options"] if o["name"] == "channel")
     assert channel["type"] == 7 and channel["channel_types"] == [0, 5] and channel["required"] is False

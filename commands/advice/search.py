@@ -49,11 +49,12 @@ DOMAIN_FROM_BODIES = True
 RANK_QUESTION_WORDS = True
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
 # right: the runner-up's score relative to the first, the first's score, the closest example,
-# the first's coverage and the domain score. Below the threshold (about one answer in ten on
-# the tuning sets) the closest entries are offered as choices instead.
-UNSURE_WEIGHTS = (-3.908, 0.934, -0.2, -1.547, -0.158)
-UNSURE_BIAS = 6.52
-SURE_THRESHOLD = 1.82
+# the first's coverage and the domain score. Below the threshold (about one answer in five on
+# the tuning sets, where it halves the confidently wrong answers) the closest entries are
+# offered as choices instead.
+UNSURE_WEIGHTS = (-3.935, 0.947, -0.153, -1.566, -0.179)
+UNSURE_BIAS = 6.546
+SURE_THRESHOLD = 2.23
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45

@@ -45,6 +45,7 @@ _REWRITES = [
     (re.compile(r"\bgit\s?hub\b"), " github "),
     (re.compile(r"\blinked\s?in\b"), " linkedin "),
     (re.compile(r"\bno[- ]name\b"), " unknown "),
+    (re.compile(r"\bfigur(?:e|ing|ed) out\b"), " find out "),
     (re.compile(r"\b(?:the\s+)?u\.s\.(?:a\.)?|\bthe\s+us\b|\bus[- ]based\b|\b(?:in|to|outside(?: of)?)\s+us\b"), " usa "),
     (re.compile(r"\bbig[- ]?tech\b"), " big company "),
     (re.compile(r"\bfirst[- ]?years?\b|\b1st[- ]?(?:yr|year)s?\b|\bfreshm[ae]n\b"), " freshman "),
@@ -77,7 +78,7 @@ SHORTHAND: dict[str, str] = {
     "exp": "experience", "xp": "experience", "yoe": "years experience",
     "interns": "intern", "internshp": "internship", "internhsip": "internship",
     "dm": "message", "dms": "message", "msg": "message", "pm": "message",
-    "mock": "practice", "gpus": "gpu", "tpus": "tpu", "cpus": "cpu", "llms": "llm", "cvs": "cv", "apis": "api",
+    "app": "application", "apps": "applications", "appl": "application", "mock": "practice", "gpus": "gpu", "tpus": "tpu", "cpus": "cpu", "llms": "llm", "cvs": "cv", "apis": "api",
     "cnns": "cnn", "rnns": "rnn", "nns": "nn", "moocs": "mooc", "prs": "pr", "faqs": "faq", "phds": "phd",
 }
 

@@ -42,9 +42,9 @@ EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the
 # sets: the naive-Bayes log-odds, how closely one example question matches, the share of the
 # question's known words the best entry covers, and the strongest single in-domain word.
 # None of them counts a word nobody has seen against the question.
-DOMAIN_WEIGHTS = (0.36, 4.536, 2.725, 0.981)
-DOMAIN_BIAS = -6.257
-DOMAIN_THRESHOLD = 0.4
+DOMAIN_WEIGHTS = (0.42, 4.968, 4.043, 1.26)
+DOMAIN_BIAS = -7.892
+DOMAIN_THRESHOLD = 0.5
 DOMAIN_FROM_BODIES = True
 RANK_QUESTION_WORDS = True
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
@@ -52,9 +52,9 @@ RANK_QUESTION_WORDS = True
 # the first's coverage and the domain score. Below the threshold (about one answer in five on
 # the tuning sets, where it halves the confidently wrong answers) the closest entries are
 # offered as choices instead.
-UNSURE_WEIGHTS = (-3.935, 0.947, -0.153, -1.566, -0.179)
-UNSURE_BIAS = 6.546
-SURE_THRESHOLD = 2.23
+UNSURE_WEIGHTS = (-3.519, 1.829, -2.671, -0.11, 0.004)
+UNSURE_BIAS = 4.271
+SURE_THRESHOLD = 1.8
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45
@@ -241,6 +241,9 @@ class AdviceIndex:
                     for t in terms:
                         self.example_postings[t].append(len(self.examples))
                     self.examples.append((doc, terms))
+        n_ex = max(1, len(self.examples))
+        ex_df = Counter(t for _, terms in self.examples for t in terms)
+        self.example_idf = {t: math.log(1 + (n_ex - d + 0.5) / (d + 0.5)) for t, d in ex_df.items()}
         outside = list(out_of_domain)
         inside = [q for e in entries for q in (e.title, *e.examples)]
         if DOMAIN_FROM_BODIES:
@@ -326,11 +329,21 @@ class AdviceIndex:
         return DOMAIN_BIAS + sum(w * x for w, x in zip(DOMAIN_WEIGHTS, signals))
 
     def _best_examples(self, concepts: list[_Concept], total_weight: float) -> dict[int, float]:
-        """Per entry, how well its closest example question matches (0..1, Dice on weights)."""
+        """Per entry, how well its closest example question matches (0..1, Dice on weights).
+
+        Weights are IDF over the example questions themselves (about a thousand short
+        documents), which tells "typical" from "interview" better than IDF over entries.
+        """
+        idf = self.example_idf
         weights: dict[str, float] = {}
+        query_weight = 0.0
         for c in concepts:
+            best_here = 0.0
             for t, w in c.alternatives.items():
-                weights[t] = max(weights.get(t, 0.0), w * self.idf.get(t, 0.0))
+                value = w * idf.get(t, 0.0)
+                weights[t] = max(weights.get(t, 0.0), value)
+                best_here = max(best_here, value)
+            query_weight += best_here
         overlap: dict[int, float] = defaultdict(float)
         for t, w in weights.items():
             for ex in self.example_postings.get(t, ()):
@@ -338,8 +351,8 @@ class AdviceIndex:
         best: dict[int, float] = {}
         for ex, shared in overlap.items():
             doc, terms = self.examples[ex]
-            size = sum(self.idf.get(t, 0.0) for t in terms if "_" not in t)
-            value = 2 * shared / (total_weight + size) if total_weight + size else 0.0
+            size = sum(idf.get(t, 0.0) for t in terms if "_" not in t)
+            value = 2 * shared / (query_weight + size) if query_weight + size else 0.0
             if value > best.get(doc, 0.0):
                 best[doc] = value
         return best

@@ -46,6 +46,8 @@ _REWRITES = [
     (re.compile(r"\blinked\s?in\b"), " linkedin "),
     (re.compile(r"\bno[- ]name\b"), " unknown "),
     (re.compile(r"\bfigur(?:e|ing|ed) out\b"), " find out "),
+    (re.compile(r"\b(?:find|look(?:ing)? for|search(?:ing)? for|finding)\s+(?:(?:a|an|any|some)\s+)?(?:(?:ml|ai|machine learning|deep learning|dl|data science|research|remote|summer)\s+)?internships?\b"), " find internship postings "),
+    (re.compile(r"\b(?:get|land|secure|obtain|snag)(?:ting)?\s+(?:(?:a|an|my|the|your|one|any)\s+)?(?:first\s+)?(?:(?:ml|ai|machine learning|deep learning|dl|data science|research)\s+)?internships?\b"), " land internship "),
     (re.compile(r"\b(?:the\s+)?u\.s\.(?:a\.)?|\bthe\s+us\b|\bus[- ]based\b|\b(?:in|to|outside(?: of)?)\s+us\b"), " usa "),
     (re.compile(r"\bbig[- ]?tech\b"), " big company "),
     (re.compile(r"\bfirst[- ]?years?\b|\b1st[- ]?(?:yr|year)s?\b|\bfreshm[ae]n\b"), " freshman "),

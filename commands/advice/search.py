@@ -42,9 +42,9 @@ EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the
 # sets: the naive-Bayes log-odds, how closely one example question matches, the share of the
 # question's known words the best entry covers, and the strongest single in-domain word.
 # None of them counts a word nobody has seen against the question.
-DOMAIN_WEIGHTS = (0.42, 4.968, 4.043, 1.26)
-DOMAIN_BIAS = -7.892
-DOMAIN_THRESHOLD = 0.5
+DOMAIN_WEIGHTS = (0.428, 5.496, 3.414, 1.018)
+DOMAIN_BIAS = -7.406
+DOMAIN_THRESHOLD = 0.0
 DOMAIN_FROM_BODIES = True
 RANK_QUESTION_WORDS = True
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
@@ -52,9 +52,9 @@ RANK_QUESTION_WORDS = True
 # the first's coverage and the domain score. Below the threshold (about one answer in five on
 # the tuning sets, where it halves the confidently wrong answers) the closest entries are
 # offered as choices instead.
-UNSURE_WEIGHTS = (-3.519, 1.829, -2.671, -0.11, 0.004)
-UNSURE_BIAS = 4.271
-SURE_THRESHOLD = 1.8
+UNSURE_WEIGHTS = (-3.856, 1.469, -1.553, 0.232, 0.046)
+UNSURE_BIAS = 3.771
+SURE_THRESHOLD = 1.75
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45

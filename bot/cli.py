@@ -30,14 +30,20 @@ class CliError(Exception):
     """A problem to report in one line, with exit status 2."""
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {text!r}") from None
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10, got {value}")
-    return value
+def _whole_number(lo: int, hi: int):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {value}")
+        return value
+
+    return parse
+
+
+_limit = _whole_number(1, 10)
 
 
 def _role(text: str) -> Role:
@@ -100,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
     advice.add_argument("question", help='the question, in quotes (or "report": what was refused or voted down)')
-    advice.add_argument("--days", type=int, default=30, help="for report: how many days back (default 30)")
+    advice.add_argument("--days", type=_whole_number(1, 365), default=30, help="for report: how many days back (default 30)")
     advice.add_argument("--limit", type=_limit, default=3, help="how many entries at most (1-10, default 3)")
     advice.add_argument("--json", action="store_true", help='print {"matches": [...]} instead of text')
     advice.add_argument(

@@ -126,3 +126,18 @@ def test_careerbot_advice_report_on_the_command_line(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     assert "in every community, last 30 days: 1 question" in out.stdout
     assert "1× 'best banana bread recipe' (refused)" in out.stdout
+
+
+async def test_report_days_must_be_a_sensible_number(app: App):
+    mod = ConsoleSession(app, user="mo", role=Role.MODERATOR)
+    for bad in ("abc", "0", "-3", "9999"):
+        reply = (await mod.feed(f"/advice report {bad}"))[-1]["reply"]
+        assert reply["kind"] == "error" and "1 to 365" in reply["text"], (bad, reply["text"])
+    ok = (await mod.feed("/advice report 7"))[-1]["reply"]
+    assert "last 7 days" in ok["text"]
+
+
+def test_the_report_command_line_rejects_a_bad_period(tmp_path: Path):
+    out = subprocess.run([sys.executable, "-m", "bot", "advice", "report", "--days", "0", "--db", str(tmp_path / "d.db")],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 2 and "from 1 to 365" in out.stderr and "Traceback" not in out.stderr

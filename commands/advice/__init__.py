@@ -298,13 +298,13 @@ def register(registry: Registry) -> None:
     @advice.command(
         "report",
         help="What students here asked that I could not answer, and which answers they voted down.",
-        args=[Arg("days", "how many days back (default 30)", kind="int", required=False)],
+        args=[Arg("days", "how many days back (default 30)", kind="int", required=False, min_value=1, max_value=365)],
         min_role=Role.MODERATOR,
         ephemeral=True,
     )
     async def report(ctx: Context, days: int | None = None) -> Reply:
         from commands.advice.report import build_report
 
-        days = max(1, min(int(days or 30), 365))
+        days = days or 30
         text = await build_report(ctx.db, service(ctx), ctx.now() - timedelta(days=days), ctx.place.workspace_key, days)
         return Reply(text=text, ephemeral=True)

@@ -38,23 +38,25 @@ TYPO_WEIGHT = 0.8
 WEAK_WEIGHT = 0.3
 BIGRAM_WEIGHT = 0.5
 EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the normalised BM25F
-# Is it in domain? A linear score of four signals, fitted (logistic regression) on our tuning
-# sets: the naive-Bayes log-odds, how closely one example question matches, the share of the
-# question's known words the best entry covers, and the strongest single in-domain word.
-# None of them counts a word nobody has seen against the question.
-DOMAIN_WEIGHTS = (0.428, 5.496, 3.414, 1.018)
-DOMAIN_BIAS = -7.406
-DOMAIN_THRESHOLD = 0.0
+# Is it in domain? A linear score of five signals, fitted (logistic regression) on our tuning
+# sets: the naive-Bayes log-odds (evidence against weighs more than evidence for), how
+# closely one example question matches, the share of the question the best entry covers, and
+# the strongest single in-domain word. A word nobody has seen counts for nothing; a word seen
+# only in questions we refuse ("accounting", "gaming") counts as part of what is asked.
+DOMAIN_WEIGHTS = (0.303, 0.735, 6.258, 5.426, 1.151)
+DOMAIN_BIAS = -8.134
+DOMAIN_THRESHOLD = 0.5
 DOMAIN_FROM_BODIES = True
 RANK_QUESTION_WORDS = True
+FOREIGN_WEIGHT = 1.0
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
 # right: the runner-up's score relative to the first, the first's score, the closest example,
-# the first's coverage and the domain score. Below the threshold (about one answer in five on
+# the first's coverage and the domain score. Below the threshold (about one answer in four on
 # the tuning sets, where it halves the confidently wrong answers) the closest entries are
 # offered as choices instead.
-UNSURE_WEIGHTS = (-3.856, 1.469, -1.553, 0.232, 0.046)
-UNSURE_BIAS = 3.771
-SURE_THRESHOLD = 1.75
+UNSURE_WEIGHTS = (-4.284, 1.704, -1.904, -0.246, 0.067)
+UNSURE_BIAS = 4.124
+SURE_THRESHOLD = 1.78
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45
@@ -137,6 +139,8 @@ class Vocabulary:
                 keys |= {d2 for d in _deletes(term) for d2 in _deletes(d)}
             candidates = set().union(*(self._by_deletion.get(k, set()) for k in keys))
             limit = 2 if len(term) >= 8 else 1
+            if len(term) < 7:  # "parti" (party) is not a typo of "part": short words only gain letters
+                candidates = {c for c in candidates if len(c) >= len(term)}
             scored = [(damerau(term, c, limit), -self.counts[c], c) for c in candidates]
             scored = [s for s in scored if s[0] <= limit]
             if scored:
@@ -225,6 +229,7 @@ class AdviceIndex:
                 lengths[name].append(sum(counter.values()))
         self.avg_len = {name: max(1.0, sum(v) / len(v)) for name, v in lengths.items()} if entries else {}
         self.idf = {t: math.log(1 + (self.n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.max_idf = math.log(1 + (self.n + 0.5) / 1.5)
         # term -> {doc: BM25F score}: the index is fixed once built, so every score is computed
         # here once and a search touches only the documents that contain its terms.
         self.postings: dict[str, dict[int, float]] = defaultdict(dict)
@@ -272,6 +277,10 @@ class AdviceIndex:
                 if t in self.idf and t not in alts:
                     alts[t] = SYNONYM_WEIGHT
             weight = max((self.idf[t] * w for t, w in alts.items()), default=0.0)
+            if not alts and self.domain.llr.get(s, 0.0) < 0:
+                # Not in the knowledge base, but seen in questions we refuse ("accounting",
+                # "heapsort"): it is part of what is asked, so the entries cover less of it.
+                weight = FOREIGN_WEIGHT * self.max_idf
             if word in WEAK_WORDS:
                 weight *= WEAK_WEIGHT
                 alts = {t: w * WEAK_WEIGHT for t, w in alts.items()}
@@ -325,7 +334,8 @@ class AdviceIndex:
     def domain_score(self, question: str, ranked: list[Match], best_example: float) -> float:
         terms = self._domain_terms(question)
         strongest = max([self.domain.llr.get(t, 0.0) for t, _ in terms] + [0.0])
-        signals = (self.domain.score(terms), best_example, ranked[0].confidence if ranked else 0.0, strongest)
+        nb = self.domain.score(terms)
+        signals = (max(nb, 0.0), min(nb, 0.0), best_example, ranked[0].confidence if ranked else 0.0, strongest)
         return DOMAIN_BIAS + sum(w * x for w, x in zip(DOMAIN_WEIGHTS, signals))
 
     def _best_examples(self, concepts: list[_Concept], total_weight: float) -> dict[int, float]:
@@ -336,7 +346,7 @@ class AdviceIndex:
         """
         idf = self.example_idf
         weights: dict[str, float] = {}
-        query_weight = 0.0
+        query_weight = sum(c.weight for c in concepts if not c.alternatives)  # words only refused questions use
         for c in concepts:
             best_here = 0.0
             for t, w in c.alternatives.items():

@@ -145,8 +145,11 @@ def _strip_symbols(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Lower case, symbols out, accents folded, multi-word forms joined, elongations shortened."""
-    text = unicodedata.normalize("NFKD", _strip_symbols(unicodedata.normalize("NFKC", text)).lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if text.isascii():  # most text: no emoji or accents to deal with
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", _strip_symbols(unicodedata.normalize("NFKC", text)).lower())
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _ELONGATED.sub(r"\1", text)
     for pattern, replacement in _REWRITES:
         text = pattern.sub(replacement, text)
@@ -155,10 +158,16 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Every word, with text-speak expanded."""
+    return list(_words(text))
+
+
+@lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[str, ...]:
+    """Memoised: the index reads each example question three times (fields, examples, domain)."""
     out: list[str] = []
     for w in _WORD.findall(normalize(text)):
         out.extend(SHORTHAND.get(w, w).split())
-    return out
+    return tuple(out)
 
 
 # Question words tell entries apart ("who will interview me", "when to apply", "where to look")

@@ -38,6 +38,7 @@ TYPO_WEIGHT = 0.8
 WEAK_WEIGHT = 0.3
 BIGRAM_WEIGHT = 0.5
 EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the normalised BM25F
+# Both decision models below are refitted with `python bench/advice_fit.py SETS...`.
 # Is it in domain? A linear score of five signals, fitted (logistic regression) on our tuning
 # sets: the naive-Bayes log-odds (evidence against weighs more than evidence for), how
 # closely one example question matches, the share of the question the best entry covers, and

@@ -9,8 +9,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -183,13 +185,25 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
             )
         while not session.closed:
             try:
-                line = await asyncio.to_thread(input, "> " if interactive and not args.json else "")
+                line = await _read_line("> " if interactive and not args.json else "")
             except EOFError:
                 break
             await session.feed(line)
         return 0
     finally:
         await app.close()
+
+
+_INPUT = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-input")
+
+
+async def _read_line(prompt: str) -> str:
+    """input() on our own one-thread executor, not asyncio's default one.
+
+    asyncio.run joins its default executor on the way out, so a Ctrl-C while input() waits
+    would hang until Enter; main() leaves with os._exit after Ctrl-C instead, past every join.
+    """
+    return await asyncio.get_running_loop().run_in_executor(_INPUT, input, prompt)
 
 
 async def cmd_advice(args: argparse.Namespace, config: Config) -> int:
@@ -382,7 +396,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StorageError, CliError, AdapterError) as exc:
         print(f"careerbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`careerbot advice … | head -1`): that is not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
+        # Ctrl-C at the console prompt is how people leave it; elsewhere it interrupted work.
+        if (args.cmd or "run") in ("run", "console"):
+            # The database is closed by now (the console's finally ran). Leave without the
+            # interpreter's shutdown, which would join the input thread still inside input().
+            print(file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         return 130
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import os
 import subprocess
 import sys
@@ -118,3 +119,31 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path: Path):
     assert out.returncode == 0 and (tmp_path / "from-env-file.db").exists()
     override = careerbot("advice", "is kaggle worth it", "--json", cwd=tmp_path, env={"CAREERBOT_DB": str(tmp_path / "env.db")})
     assert override.returncode == 0 and (tmp_path / "env.db").exists()
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path: Path):
+    """`careerbot advice … | head -1`: the reader leaves early; no traceback, status 0."""
+    for args in (["advice", "do i need a phd", "--limit", "10"], ["console", "-c", "/advice topics", "-c", "/help"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--db", str(tmp_path / "p.db"), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        first = proc.stdout.readline()  # read one line, then hang up like head does
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 0 and first, err
+        assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_ctrl_c_at_the_console_prompt_leaves_at_once_with_status_0(tmp_path: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--db", str(tmp_path / "c.db"), "console"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True,
+    )
+    proc.stdin.write(":whoami\n")
+    proc.stdin.flush()
+    assert "you" in proc.stdout.readline()  # the console answered: it now waits at the prompt
+    proc.send_signal(signal.SIGINT)  # stdin stays open: only Ctrl-C can end it
+    assert proc.wait(timeout=10) == 0
+    assert "Traceback" not in proc.stderr.read()
+    proc.stdin.close()

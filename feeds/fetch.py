@@ -17,12 +17,14 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from feeds.guard import UrlRefused
 from feeds.papers import MAX_BODY
+
+if TYPE_CHECKING:  # aiohttp costs ~0.1 s to import: only a process that fetches pays for it
+    import aiohttp
 
 Guard = Callable[[str], Awaitable[object]]
 
@@ -137,14 +139,17 @@ class Fetcher:
         user_agent: str = USER_AGENT,
     ) -> None:
         self.politeness = politeness or Politeness()
-        self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(10.0, timeout))
+        self.timeout = timeout
         self.max_bytes = max_bytes
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout, headers={"User-Agent": self.user_agent})
+            import aiohttp
+
+            timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=min(10.0, self.timeout))
+            self._session = aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": self.user_agent})
         return self._session
 
     async def close(self) -> None:
@@ -181,6 +186,9 @@ class Fetcher:
         return await self._get(url, etag, last_modified, limit, follow=True)
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None, limit: int, follow: bool) -> FetchResult:
+        import aiohttp
+        from yarl import URL
+
         await self.politeness.wait(url)
         headers = {"Accept-Encoding": "gzip, deflate"}
         if etag:
@@ -218,7 +226,7 @@ class Fetcher:
         except aiohttp.TooManyRedirects:
             raise FetchError("too many redirects", transient=False) from None
         except asyncio.TimeoutError:
-            raise FetchError(f"timed out after {self.timeout.total:.0f} s") from None
+            raise FetchError(f"timed out after {self.timeout:.0f} s") from None
         except aiohttp.ClientConnectorError as exc:
             dns = "DNS" in type(exc).__name__
             raise FetchError(f"cannot reach {exc.host}" + (" (name not found: offline?)" if dns else f" ({exc.strerror or 'refused'})")) from None

@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = feeds_sub.add_parser("refresh", parents=[common], help="poll every paper and posting source once, now")
     refresh.add_argument("--json", action="store_true", help="print one JSON object per source")
 
+    db_cmd = sub.add_parser("db", parents=[common], help="back up or check the database file")
+    db_sub = db_cmd.add_subparsers(dest="db_cmd", metavar="ACTION", required=True)
+    db_backup = db_sub.add_parser("backup", parents=[common], help="a consistent copy, safe while the bot runs")
+    db_backup.add_argument("path", help="where to write the copy (a new file, or a folder)")
+    db_backup.add_argument("--force", action="store_true", help="replace the file if it exists")
+    db_sub.add_parser("check", parents=[common], help="integrity, foreign keys and migration state (read-only)")
+
     advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
     advice.add_argument("question", help='the question, in quotes (or "report": what was refused or voted down)')
     advice.add_argument("--days", type=_whole_number(1, 365), default=30, help="for report: how many days back (default 30)")
@@ -353,6 +360,19 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+async def cmd_db(args: argparse.Namespace, config: Config) -> int:
+    """Works on the file with plain sqlite3 in a thread: never migrates, safe beside a running bot."""
+    from bot.storage import maintenance
+
+    if args.db_cmd == "backup":
+        report = await asyncio.to_thread(maintenance.backup, config.db_path, args.path, args.force)
+        print(f"Backed up {config.db_path} to {report.path} ({report.size_bytes / 1e6:.1f} MB, checked: OK).")
+        return 0
+    report = await asyncio.to_thread(maintenance.check, config.db_path)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 async def cmd_discord(args: argparse.Namespace, config: Config) -> int:
     from bot.adapters.discord import application_id_from_token, invite_url
 
@@ -391,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.log_level)
         handler = {
             "console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds, "serve": cmd_serve, "discord": cmd_discord,
+            "db": cmd_db,
         }.get(args.cmd or "run", cmd_run)
         return asyncio.run(handler(args, config))
     except (ConfigError, StorageError, CliError, AdapterError) as exc:

@@ -1,0 +1,103 @@
+"""`careerbot db backup` and `careerbot db check`: safe beside a running bot, clear when not."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.storage import maintenance
+from bot.storage.db import StorageError, bundled_migrations, open_database
+from commands import create_app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def careerbot(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+async def test_a_backup_taken_while_the_bot_writes_is_consistent(db_path: Path, tmp_path: Path):
+    app = await create_app(db_path)
+    try:
+        await write(app, range(200))
+        writer = asyncio.create_task(write(app, range(200, 400)))  # keeps writing during the backup
+        copy = tmp_path / "copy.db"
+        report = await asyncio.to_thread(maintenance.backup, db_path, copy)
+        await writer
+    finally:
+        await app.close()
+    assert report.ok and copy.exists() and not (tmp_path / ".copy.db.partial").exists()
+    conn = sqlite3.connect(copy)
+    keys = {r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'k%' OR key LIKE 'pair%'")}
+    conn.close()
+    assert {f"k{i}" for i in range(200)} <= keys  # everything written before the backup began
+    # each transaction wrote a k-row and a pair-row: a consistent snapshot never has one without the other
+    assert {k[1:] for k in keys if k.startswith("k")} == {k[4:] for k in keys if k.startswith("pair")}
+    reopened = await open_database(copy)  # a careerbot database in its own right
+    await reopened.close()
+
+
+async def write(app, numbers: range) -> None:  # noqa: ANN001
+    """Each transaction writes a k-row and its pair-row together."""
+    for i in numbers:
+        async with app.db.transaction() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{i}", "x" * 2000))
+            await conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"pair{i}", "y"))
+        await asyncio.sleep(0)
+
+
+async def test_backup_refuses_to_overwrite_or_copy_onto_itself(db_path: Path, tmp_path: Path):
+    db = await open_database(db_path)
+    await db.close()
+    target = tmp_path / "b.db"
+    maintenance.backup(db_path, target)
+    with pytest.raises(StorageError, match="already exists"):
+        maintenance.backup(db_path, target)
+    assert maintenance.backup(db_path, target, overwrite=True).ok
+    with pytest.raises(StorageError, match="another file"):
+        maintenance.backup(db_path, db_path)
+    with pytest.raises(StorageError, match="does not exist"):
+        maintenance.backup(db_path, tmp_path / "no-such-folder" / "b.db")
+    (tmp_path / "backups").mkdir()
+    into_folder = maintenance.backup(db_path, tmp_path / "backups")
+    assert Path(into_folder.path) == tmp_path / "backups" / db_path.name
+
+
+async def test_check_reports_pending_migrations_and_damage(db_path: Path, tmp_path: Path):
+    older = tmp_path / "older.db"
+    db = await open_database(older, bundled_migrations()[:-1])
+    await db.close()
+    report = maintenance.check(older)
+    assert report.ok and len(report.pending) == 1 and "applies 1 more at start-up" in "\n".join(report.lines())
+
+    damaged = tmp_path / "damaged.db"
+    db = await open_database(damaged)
+    await db.execute("INSERT INTO meta (key, value) VALUES ('big', ?)", ("z" * 200_000,))
+    await db.close()
+    data = bytearray(damaged.read_bytes())
+    for i in range(8192, len(data) - 4096, 997):  # scribble over pages past the header
+        data[i] = 0xFF
+    damaged.write_bytes(bytes(data))
+    report = maintenance.check(damaged)
+    assert not report.ok and report.problems
+
+
+def test_the_command_line_says_what_happened(tmp_path: Path):
+    db = str(tmp_path / "c.db")
+    assert careerbot("--db", db, "console", "-c", "/help").returncode == 0
+    ok = careerbot("--db", db, "db", "check")
+    assert ok.returncode == 0 and "OK" in ok.stdout and "up to date" in ok.stdout
+    made = careerbot("--db", db, "db", "backup", str(tmp_path / "copy.db"))
+    assert made.returncode == 0 and "checked: OK" in made.stdout
+    again = careerbot("--db", db, "db", "backup", str(tmp_path / "copy.db"))
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    (tmp_path / "junk.db").write_text("not a database")
+    junk = careerbot("--db", str(tmp_path / "junk.db"), "db", "check")
+    assert junk.returncode == 2 and "not an SQLite database" in junk.stderr and "Traceback" not in junk.stderr
+    missing = careerbot("--db", str(tmp_path / "none.db"), "db", "check")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

@@ -22,6 +22,7 @@ from bot.frontend import Frontend
 from bot.models import Actor, Place, Reply, Role
 from bot.providers import ProviderRegistry
 from bot.registry import Command, Registry
+from bot.retention import Retention
 from bot.scheduler import Scheduler
 from bot.settings import SettingsService, core_keys, user_keys
 from bot.storage import delivery_repo
@@ -69,6 +70,8 @@ class App:
         # What features keep about a person, for /me export and /me forget: each has a
         # name, ``export(db, user_id)`` and ``forget(conn, user_id) -> {what: count}``.
         self.personal_data: list[PersonalData] = []
+        # Old rows pruned daily; features add their own rules (``app.retention.add``).
+        self.retention = Retention(self)
         for key in core_keys(self.settings):
             self.settings.define(key)
         for key in user_keys():
@@ -102,6 +105,7 @@ class App:
                 setup = getattr(feature, "setup", None)
                 if setup is not None:
                     await setup(app)
+            await app.retention.ensure_job()
         except BaseException:
             await db.close()
             raise

@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = feeds_sub.add_parser("refresh", parents=[common], help="poll every paper and posting source once, now")
     refresh.add_argument("--json", action="store_true", help="print one JSON object per source")
 
+    sub.add_parser("status", parents=[common], help="what is configured and whether it is healthy (safe while the bot runs)")
+
     db_cmd = sub.add_parser("db", parents=[common], help="back up or check the database file")
     db_sub = db_cmd.add_subparsers(dest="db_cmd", metavar="ACTION", required=True)
     db_backup = db_sub.add_parser("backup", parents=[common], help="a consistent copy, safe while the bot runs")
@@ -373,6 +375,18 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
     return 0 if report.ok else 1
 
 
+async def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from bot.status import collect
+
+    status = await asyncio.to_thread(collect, config, datetime.now(timezone.utc))
+    print("\n".join(status.lines))
+    if status.problems:
+        print("\nNeeds attention:\n" + "\n".join(f"- {p}" for p in status.problems))
+    else:
+        print("\nAll healthy.")
+    return 0 if status.healthy else 1
+
+
 async def cmd_discord(args: argparse.Namespace, config: Config) -> int:
     from bot.adapters.discord import application_id_from_token, invite_url
 
@@ -411,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.log_level)
         handler = {
             "console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds, "serve": cmd_serve, "discord": cmd_discord,
-            "db": cmd_db,
+            "db": cmd_db, "status": cmd_status,
         }.get(args.cmd or "run", cmd_run)
         return asyncio.run(handler(args, config))
     except (ConfigError, StorageError, CliError, AdapterError) as exc:

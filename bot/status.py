@@ -1,0 +1,124 @@
+"""`careerbot status`: what is configured and whether it is healthy, in a moderator's words.
+
+It reads the database file read-only (plain sqlite3, no migrations), so it can run next to a
+live bot, and it never prints a secret: only whether each one is set.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.config import Config
+from bot.storage import maintenance
+
+LATE = timedelta(minutes=10)  # a job this far past due means the bot is not running, or stuck
+
+
+@dataclass
+class Status:
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def _ago(then: str | None, now: datetime) -> str:
+    if not then:
+        return "never"
+    seconds = (now - datetime.fromisoformat(then)).total_seconds()
+    if seconds < 120:
+        return "just now"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def collect(config: Config, now: datetime) -> Status:
+    out = Status()
+    platforms = []
+    if config.discord_token:
+        guilds = f" (servers {', '.join(map(str, config.discord_guild_ids))})" if config.discord_guild_ids else ""
+        platforms.append(f"Discord{guilds}")
+    if config.slack_bot_token:
+        mode = "Socket Mode" if config.slack_app_token else ("HTTP events" if config.slack_signing_secret else "incomplete")
+        platforms.append(f"Slack ({mode})")
+        if mode == "incomplete":
+            out.problems.append("Slack has a bot token but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET")
+    out.lines.append("Platforms: " + (", ".join(platforms) if platforms else "none configured (the bot runs as the local console)"))
+
+    path = Path(config.db_path)
+    if not path.exists():
+        out.lines.append(f"Database: {path} does not exist yet (it is created on first run).")
+        return out
+    report = maintenance.check(path)
+    out.lines.append(
+        f"Database: {path}, {report.size_bytes / 1e6:.1f} MB, schema version {report.schema_version}"
+        + (" (up to date)" if not report.pending else f" ({len(report.pending)} migrations run at next start)")
+        + (", integrity OK" if report.ok else "")
+    )
+    out.problems += [f"database: {p}" for p in report.problems]
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    conn.row_factory = sqlite3.Row
+    try:
+        _scheduler(conn, now, out)
+        _outbox(conn, now, out)
+        _sources(conn, now, out)
+    except sqlite3.OperationalError as exc:  # an older schema: say what can be said
+        out.lines.append(f"(some parts could not be read: {exc}; start the bot once to upgrade the database)")
+    finally:
+        conn.close()
+    return out
+
+
+def _scheduler(conn: sqlite3.Connection, now: datetime, out: Status) -> None:
+    jobs = conn.execute("SELECT kind, due_at, attempts, last_error FROM jobs").fetchall()
+    late = [j for j in jobs if datetime.fromisoformat(j["due_at"]) < now - LATE]
+    failing = [j for j in jobs if j["attempts"]]
+    line = f"Scheduled work: {len(jobs)} jobs"
+    if late:
+        oldest = min(datetime.fromisoformat(j["due_at"]) for j in late)
+        line += f"; {len(late)} overdue (the oldest since {_ago(oldest.isoformat(), now)}: is the bot running?)"
+        out.problems.append(f"{len(late)} scheduled jobs are overdue")
+    out.lines.append(line)
+    for j in failing[:5]:
+        out.lines.append(f"  retrying {j['kind']} (attempt {j['attempts']}): {(j['last_error'] or '')[:100]}")
+
+
+def _outbox(conn: sqlite3.Connection, now: datetime, out: Status) -> None:
+    rows = {r["status"]: r["n"] for r in conn.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status")}
+    oldest = conn.execute("SELECT min(created_at) AS t FROM deliveries WHERE status IN ('pending', 'sending')").fetchone()["t"]
+    waiting = rows.get("pending", 0) + rows.get("sending", 0)
+    line = f"Posts: {rows.get('sent', 0)} delivered, {waiting} waiting, {rows.get('failed', 0)} failed (kept 30/90 days)"
+    if waiting and oldest and datetime.fromisoformat(oldest) < now - LATE:
+        line += f"; the oldest waiting since {_ago(oldest, now)}"
+        out.problems.append("posts are waiting longer than they should")
+    out.lines.append(line)
+    problems = conn.execute("SELECT channel_name, channel, reason FROM delivery_problems WHERE notified_at IS NULL").fetchall()
+    for p in problems[:5]:
+        out.lines.append(f"  cannot post in #{p['channel_name'] or p['channel']}: {p['reason'][:100]}")
+    if problems:
+        out.problems.append(f"{len(problems)} delivery problems no moderator has seen yet")
+
+
+def _sources(conn: sqlite3.Connection, now: datetime, out: Status) -> None:
+    sources = conn.execute("SELECT name, status, last_success, last_error FROM feed_sources ORDER BY name").fetchall()
+    if not sources:
+        out.lines.append("Feeds: none polled yet")
+        return
+    healthy = [s for s in sources if s["status"] == "ok"]
+    never = [s for s in sources if s["status"] == "never"]
+    out.lines.append(
+        f"Feeds: {len(healthy)} of {len(sources)} healthy" + (f", {len(never)} not fetched yet" if never else "")
+    )
+    for s in sources:
+        if s["status"] not in ("ok", "never"):
+            out.lines.append(f"  {s['name']}: {s['status']}, last success {_ago(s['last_success'], now)}: {(s['last_error'] or '')[:100]}")
+            if s["status"] == "unhealthy":
+                out.problems.append(f"feed {s['name']} is unhealthy")

@@ -1,0 +1,67 @@
+"""`careerbot status`: configured parts and their health, in words, without secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.clock import frozen_clock, iso_utc
+from bot.config import load_config
+from bot.status import collect
+from commands import create_app
+
+NOW = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.secret-part-never-shown"
+
+
+async def test_a_fresh_install_is_healthy_and_names_what_is_configured(db_path: Path):
+    app = await create_app(db_path, clock=frozen_clock(NOW))
+    await app.close()
+    config = load_config(environ={"CAREERBOT_DB": str(db_path), "DISCORD_TOKEN": TOKEN, "DISCORD_GUILD_IDS": "123456789012345678"}, env_file=None)
+    status = collect(config, NOW)
+    text = "\n".join(status.lines)
+    assert status.healthy, status.problems
+    assert "Platforms: Discord (servers 123456789012345678)" in text and "schema version" in text and "integrity OK" in text
+    assert TOKEN not in text and "secret-part" not in text
+
+
+async def test_overdue_work_waiting_posts_and_sick_feeds_need_attention(db_path: Path):
+    app = await create_app(db_path, clock=frozen_clock(NOW))
+    try:
+        old = iso_utc(NOW - timedelta(hours=3))
+        await app.db.execute("UPDATE jobs SET due_at = ?", (old,))
+        await app.db.execute(
+            "INSERT INTO deliveries (idem_key, platform, workspace, channel, kind, period, payload, status, not_before, "
+            "created_at) VALUES ('k', 'discord', 'discord:1', '2', 'digest', 'p', '{}', 'pending', ?, ?)", (old, old),
+        )
+        await app.db.execute(
+            "INSERT INTO feed_sources (name, kind, url, status, last_success, last_error) "
+            "VALUES ('arxiv', 'arxiv-api', 'http://127.0.0.1/x', 'unhealthy', ?, 'HTTP 500 from 127.0.0.1') "
+            "ON CONFLICT (name) DO UPDATE SET status = 'unhealthy', last_success = excluded.last_success, "
+            "last_error = excluded.last_error", (iso_utc(NOW - timedelta(days=2)),),
+        )
+    finally:
+        await app.close()
+    status = collect(load_config(environ={"CAREERBOT_DB": str(db_path)}, env_file=None), NOW)
+    text = "\n".join(status.lines)
+    assert not status.healthy
+    assert any("overdue" in p for p in status.problems) and "is the bot running?" in text
+    assert "the oldest waiting since 3 h ago" in text
+    assert "arxiv: unhealthy, last success 2 days ago: HTTP 500" in text
+    assert "feed arxiv is unhealthy" in status.problems
+
+
+def test_careerbot_status_on_the_command_line(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
+    db = str(tmp_path / "s.db")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "bot", "--db", db, *a], capture_output=True, text=True,  # noqa: E731
+                                    cwd=repo, env=env, timeout=60)
+    assert run("console", "-c", "/help").returncode == 0
+    out = run("status")
+    assert out.returncode == 0, out.stderr
+    assert "Platforms: none configured" in out.stdout and out.stdout.rstrip().endswith("All healthy.")

@@ -20,7 +20,8 @@ from typing import Any
 from bot import __version__
 from bot.adapters import AdapterError
 from bot.clock import Clock
-from bot.config import Config, ConfigError, configure_logging, load_config
+from bot.config import Config, ConfigError, load_config, secrets_of
+from bot.logs import configure_logging
 from bot.models import Actor, Place, Reply, Role
 from bot.storage.db import StorageError
 
@@ -137,6 +138,14 @@ def _instant(text: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def _console_log_file(args: argparse.Namespace, config: Config) -> Path | None:
+    """An interactive console logs to careerbot.log beside the database, never between replies."""
+    console = args.cmd == "console" or (args.cmd in (None, "run") and not config.platforms)
+    if console and not getattr(args, "lines", None) and sys.stdin.isatty():
+        return Path(config.db_path).expanduser().resolve().parent / "careerbot.log"
+    return None
+
+
 async def _open_app(config: Config, clock: Clock | None = None):  # noqa: ANN202
     from commands import create_app
 
@@ -190,7 +199,8 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
             print(
                 f"careerbot console — you are {session.actor.name} ({session.actor.role.label}) in "
                 f"{session.place.label}, database {config.db_path}.\n"
-                "Type /help for commands, :help for console controls, :quit to leave.\n"
+                "Type /help for commands, :help for console controls, :quit to leave. "
+                f"Logs go to {_console_log_file(args, config)}.\n"
             )
         while not session.closed:
             try:
@@ -422,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(env_file=getattr(args, "env_file", ".env"))
         if getattr(args, "db", None):
             config = Config(**{**config.__dict__, "db_path": args.db})
-        configure_logging(config.log_level)
+        configure_logging(config.log_level, config.log_format, secrets_of(config), _console_log_file(args, config))
         handler = {
             "console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds, "serve": cmd_serve, "discord": cmd_discord,
             "db": cmd_db, "status": cmd_status,

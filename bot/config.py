@@ -6,7 +6,6 @@ Secrets are wrapped so that printing or logging the config can never reveal them
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Mapping
 from dotenv import dotenv_values
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -66,6 +66,7 @@ class Config:
     slack_host: str = "0.0.0.0"
     slack_port: int = 3000
     slack_api_base: str = "https://slack.com/api/"
+    log_format: str = "text"  # "json": one JSON object per line, for log shippers
 
     @property
     def platforms(self) -> list[str]:
@@ -88,6 +89,10 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     level = values.get("CAREERBOT_LOG_LEVEL", "WARNING").strip().upper() or "WARNING"
     if level not in LOG_LEVELS:
         raise ConfigError(f"CAREERBOT_LOG_LEVEL={level[:20]!r} is not valid; use one of {', '.join(LOG_LEVELS)}.")
+
+    log_format = values.get("CAREERBOT_LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"CAREERBOT_LOG_FORMAT={log_format[:20]!r} is not valid; use text or json.")
 
     db_path = values.get("CAREERBOT_DB", "").strip() or "careerbot.db"
     if "\x00" in db_path:
@@ -149,11 +154,11 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         slack_host=host,
         slack_port=int(port_raw),
         slack_api_base=url("SLACK_API_BASE", Config.slack_api_base) + "/",
+        log_format=log_format,
     )
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def secrets_of(config: Config) -> list[str]:
+    """Every secret value the config holds, for the log redactor."""
+    found = [config.discord_token, config.slack_bot_token, config.slack_app_token, config.slack_signing_secret]
+    return [s.reveal() for s in found if s]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -19,6 +20,7 @@ from bot.config import Config, load_config
 from bot.context import Context
 from bot.delivery import Outbox, Target
 from bot.frontend import Frontend
+from bot.metrics import Metrics
 from bot.models import Actor, Place, Reply, Role
 from bot.providers import ProviderRegistry
 from bot.registry import Command, Registry
@@ -72,6 +74,7 @@ class App:
         self.personal_data: list[PersonalData] = []
         # Old rows pruned daily; features add their own rules (``app.retention.add``).
         self.retention = Retention(self)
+        self.metrics = Metrics(lambda: {p: d.stats for p, d in self.outbox.dispatchers.items()})
         for key in core_keys(self.settings):
             self.settings.define(key)
         for key in user_keys():
@@ -164,14 +167,36 @@ class App:
     async def handle(self, actor: Actor, place: Place, line: str) -> Reply:
         """A line of text (console, Slack's root command, a mention). Notices ride in ``reply.notices``."""
         ctx = await self.context(actor, place)
+        started = time.perf_counter()
         reply = await self.registry.dispatch_line(ctx, line)
+        self._count(ctx, reply, started)
         return await self.with_notices(ctx, reply)
 
     async def invoke(self, actor: Actor, place: Place, command_path: str, values: Mapping[str, Any]) -> Reply:
         """Already-split values (Discord options): the same conversion, gates, elevation and notices."""
         ctx = await self.context(actor, place)
+        started = time.perf_counter()
         reply = await self.registry.invoke(ctx, command_path, values)
+        self._count(ctx, reply, started)
         return await self.with_notices(ctx, reply)
+
+    async def refresh_gauges(self) -> None:
+        """The gauges read from the database: how late the scheduler is, how many posts wait."""
+        now = self.clock.now()
+        job = await self.db.fetchone("SELECT min(due_at) AS due FROM jobs")
+        lag = (now - datetime.fromisoformat(job["due"])).total_seconds() if job and job["due"] else 0.0
+        self.metrics.scheduler_lag.set(max(0.0, lag))
+        rows = await self.db.fetchall(
+            "SELECT platform, count(*) AS n FROM deliveries WHERE status IN ('pending', 'sending') GROUP BY platform"
+        )
+        waiting = {r["platform"]: r["n"] for r in rows}
+        for platform in set(waiting) | set(self.outbox.dispatchers):
+            self.metrics.queue_depth.labels(platform).set(waiting.get(platform, 0))
+
+    def _count(self, ctx: Context, reply: Reply, started: float) -> None:
+        command = ctx.command or "unknown"  # a line that named no command at all
+        self.metrics.commands.labels(command, reply.kind).inc()
+        self.metrics.command_seconds.labels(command).observe(time.perf_counter() - started)
 
     async def click(self, actor: Actor, place: Place, button_id: str) -> Reply:
         """A pressed ActionButton, run as whoever pressed it (their role is checked again)."""

@@ -67,6 +67,9 @@ class Config:
     slack_port: int = 3000
     slack_api_base: str = "https://slack.com/api/"
     log_format: str = "text"  # "json": one JSON object per line, for log shippers
+    # /healthz and /metrics for `careerbot serve` (None: off); shares Slack's listener on the same port.
+    http_port: int | None = None
+    http_host: str = "0.0.0.0"
 
     @property
     def platforms(self) -> list[str]:
@@ -131,6 +134,13 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     if any(ch.isspace() for ch in host) or "/" in host:
         raise ConfigError(f"CAREERBOT_SLACK_HOST={host[:40]!r} must be a host name or an IP address.")
 
+    http_raw = values.get("CAREERBOT_HTTP_PORT", "").strip()
+    if http_raw and (not http_raw.isdigit() or not 0 <= int(http_raw) <= 65535):
+        raise ConfigError(f"CAREERBOT_HTTP_PORT={http_raw[:20]!r} must be a port number from 1 to 65535 (0: any free port).")
+    http_host = values.get("CAREERBOT_HTTP_HOST", "").strip() or "0.0.0.0"
+    if any(ch.isspace() for ch in http_host) or "/" in http_host:
+        raise ConfigError(f"CAREERBOT_HTTP_HOST={http_host[:40]!r} must be a host name or an IP address.")
+
     private_raw = values.get("CAREERBOT_ALLOW_PRIVATE_FEEDS", "").strip().lower() or "0"
     if private_raw not in ("0", "1", "true", "false", "yes", "no"):
         raise ConfigError(f"CAREERBOT_ALLOW_PRIVATE_FEEDS={private_raw[:20]!r} must be 1 or 0.")
@@ -155,6 +165,8 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         slack_port=int(port_raw),
         slack_api_base=url("SLACK_API_BASE", Config.slack_api_base) + "/",
         log_format=log_format,
+        http_port=int(http_raw) if http_raw else None,
+        http_host=http_host,
     )
 
 

@@ -20,6 +20,7 @@ class Context:
     place: Place
     app: "App"
     frontend: Frontend = field(default_factory=Frontend)
+    command: str = ""  # the command path being run, once the registry has resolved it (metrics, logs)
 
     @property
     def db(self) -> "Database":

@@ -389,6 +389,7 @@ class Registry:
 
     async def run(self, ctx: Context, cmd: Command, raw: dict[str, Any]) -> Reply:
         """Access, gates, conversion, then the handler: the one path every front end shares."""
+        ctx.command = cmd.path
         refusal = self._check_access(ctx, cmd)
         for gate in self.gates:
             if refusal:

@@ -28,6 +28,7 @@ class Server:
         self.options = adapter_options  # e.g. discord={"guild_ready_timeout": 0.05} in tests
         self.app: App | None = None
         self.adapters: dict[str, Any] = {}
+        self.ops: Any = None  # the /healthz + /metrics listener, when CAREERBOT_HTTP_PORT is set
 
     async def start(self) -> None:
         self.app = app = await self.open_app(self.config)
@@ -40,14 +41,34 @@ class Server:
                 from bot.adapters.slack import SlackAdapter
 
                 self.adapters["slack"] = SlackAdapter(app, self.config, **self.options.get("slack", {}))
+            shared = self._ops_routes_on_slack(app)
             await app.start(background=True)
+            if self.config.http_port is not None and not shared:  # up first: /healthz tells "connecting"
+                from bot.ops_http import OpsServer
+
+                self.ops = OpsServer(app, lambda: self.adapters, self.config.http_host, self.config.http_port)
+                await self.ops.start()
             for adapter in self.adapters.values():
                 await adapter.start()
         except BaseException:
             await self.stop()
             raise
 
+    def _ops_routes_on_slack(self, app: App) -> bool:
+        """Slack in HTTP mode on the same port already listens there: add /healthz and /metrics to it."""
+        slack = self.adapters.get("slack")
+        port = self.config.http_port
+        if slack is None or port is None or slack.socket_mode or port != self.config.slack_port:
+            return False
+        from bot.ops_http import routes
+
+        slack.extra_routes = routes(app, lambda: self.adapters)
+        return True
+
     async def stop(self) -> None:
+        if self.ops is not None:
+            await self.ops.close()
+            self.ops = None
         for name, adapter in list(self.adapters.items()):
             try:
                 await adapter.close()

@@ -205,6 +205,8 @@ class Poller:
     async def _failed(self, source: Source, kind: SourceKind, now: datetime, exc: Exception) -> tuple[PollOutcome, Outcome]:
         name = source.name
         reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        status = str(exc.status) if isinstance(exc, FetchError) and getattr(exc, "status", None) else "error"
+        self.app.metrics.fetches.labels(name, status).inc()
         after = await sources_repo.failed(self.app.db, name, iso_utc(now), reason, UNHEALTHY_AFTER)
         failures = after.failures if after else 1
         if after is not None and after.status == "unhealthy":
@@ -233,6 +235,7 @@ class Poller:
             await sources_repo.ok(conn, name, iso_utc(now), total, etag, modified, added=new, baseline=bool(fetched))
 
         self.unhealthy.discard(name)
+        self.app.metrics.fetches.labels(name, "not_modified" if not fetched else "ok").inc()
         return result, Outcome(next_due=await kind.next_poll(source, now), write=write)
 
     async def poll_now(self, name: str, attempts: int = 1, requests: list[Request] | None = None) -> PollOutcome:

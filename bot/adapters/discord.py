@@ -310,6 +310,10 @@ class DiscordAdapter:
             raise AdapterError(f"cannot reach Discord at {self.config.discord_api_base}: {exc}") from None
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="careerbot-discord-gateway")
 
+    def connected(self) -> bool:
+        """For /healthz: the gateway session is up and ready."""
+        return self.client.is_ready() and not self.client.is_closed()
+
     async def wait_ready(self, timeout: float = 30.0) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
 

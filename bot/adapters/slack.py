@@ -333,6 +333,7 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.url = ""  # the HTTP endpoint, once listening
+        self.extra_routes: list[web.RouteDef] = []  # /healthz and /metrics when they share Slack's port
 
     # -- life --------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -343,7 +344,9 @@ class SlackAdapter:
                 await self._socket.connect_async()
                 log.info("connected to Slack over Socket Mode")
             else:
-                self._runner = web.AppRunner(self.bolt.web_app(path="/slack/events"))
+                web_app = self.bolt.web_app(path="/slack/events")
+                web_app.add_routes(self.extra_routes)
+                self._runner = web.AppRunner(web_app)
                 await self._runner.setup()
                 site = web.TCPSite(self._runner, self.config.slack_host, self.config.slack_port)
                 await site.start()
@@ -356,6 +359,14 @@ class SlackAdapter:
             raise AdapterError(
                 f"cannot listen on {self.config.slack_host}:{self.config.slack_port} for Slack: {exc.strerror or exc}"
             ) from None
+
+    def connected(self) -> bool:
+        """For /healthz: the Socket Mode session is up, or the HTTP listener is."""
+        if self._socket is not None:
+            client = self._socket.client
+            session = getattr(client, "current_session", None)
+            return not getattr(client, "closed", False) and session is not None and not session.closed
+        return self._runner is not None
 
     async def close(self) -> None:
         if self._socket is not None:

@@ -94,8 +94,14 @@ class BackgroundLoop:
         if self._task is None:
             self._task = asyncio.create_task(run(), name=name)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Cancels the task, after letting it end by itself for up to ``grace`` seconds."""
         if self._task is not None:
+            if grace > 0:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._task), grace)
+                except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - it is being stopped either way
+                    pass
             self._task.cancel()
             try:
                 await self._task

@@ -46,6 +46,9 @@ class DeliveryError(Exception):
     pass
 
 
+DRAIN_GRACE = 10.0  # seconds a stopping sender gives posts in flight
+
+
 class RateLimited(DeliveryError):
     def __init__(self, retry_after: float, whole_platform: bool = True) -> None:
         super().__init__(f"rate limited for {retry_after:.2f}s")
@@ -283,6 +286,7 @@ class Dispatcher:
         self._busy: set[str] = set()
         self._wake = asyncio.Event()
         self._loop = BackgroundLoop()
+        self._stopping = False  # set by stop(): finish what is in flight, claim nothing new
 
     @property
     def platform(self) -> str:
@@ -299,6 +303,8 @@ class Dispatcher:
     async def _worker(self) -> int:
         handled = 0
         while True:
+            if self._stopping:
+                return handled
             row = await self._claim()
             if row is None:
                 resting = self.limiter.resting_channels()
@@ -402,7 +408,7 @@ class Dispatcher:
 
     async def run_forever(self) -> None:
         await delivery_repo.recover(self.db, self.platform)
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.drain()
@@ -423,8 +429,12 @@ class Dispatcher:
     def start(self) -> None:
         self._loop.start(self.run_forever, f"careerbot-delivery-{self.platform}")
 
-    async def stop(self) -> None:
-        await self._loop.stop()
+    async def stop(self, grace: float = DRAIN_GRACE) -> None:
+        """Lets posts already being sent finish (up to ``grace`` seconds), then stops: a part in
+        flight completes rather than being cut off; the rest wait in the queue for next start."""
+        self._stopping = True
+        self._wake.set()
+        await self._loop.stop(grace)
 
 
 # -- the facade features use -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ monotonic clock, so a 2.5 s retry_after costs no real time.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -367,3 +368,36 @@ async def test_posts_are_paced_by_the_route_bucket_before_any_429(db_path: Path)
     finally:
         await app.close()
         await server.stop()
+
+
+class HeldSend(DiscordRestTransport):
+    """Holds each send until the test lets it go, so a stop can arrive mid-send."""
+
+    started: asyncio.Event
+    release: asyncio.Event
+
+    async def send(self, target, reply, key):  # noqa: ANN001
+        self.started.set()
+        await self.release.wait()
+        return await super().send(target, reply, key)
+
+
+async def test_stopping_lets_a_post_in_flight_finish_and_claims_nothing_new(db_path: Path, fake: FakeDiscord) -> None:
+    app, _ = await discord_app(db_path, fake, frozen_clock(START), transport_cls=HeldSend)
+    transport = app.outbox.dispatchers["discord"].transport
+    transport.started, transport.release = asyncio.Event(), asyncio.Event()
+    try:
+        async with app.db.transaction() as conn:
+            for n in (1, 2):
+                await app.outbox.queue(conn, Target("discord", "g1", "100", "general"), "note", f"p{n}", Reply(text=f"post {n}"), app.clock.now())
+        app.outbox.start()
+        app.outbox.wake()
+        await asyncio.wait_for(transport.started.wait(), 5)  # post 1 is being sent
+        stopping = asyncio.create_task(app.outbox.stop())
+        await asyncio.sleep(0)
+        transport.release.set()
+        await asyncio.wait_for(stopping, 5)
+        assert [m["content"] for m in fake.in_channel("100")] == ["post 1"]  # finished, not cut off
+        assert await delivery_repo.counts(app.db, "discord") == {"sent": 1, "pending": 1}  # post 2 waits for next start
+    finally:
+        await app.close()

@@ -60,7 +60,9 @@ def check(path: str | os.PathLike[str]) -> CheckReport:
     """Integrity, foreign keys and migration state, without writing anything."""
     target = Path(path).expanduser()
     conn = _connect_read_only(target)
-    report = CheckReport(str(target), ok=True, size_bytes=target.stat().st_size)
+    wal = target.with_name(target.name + "-wal")  # a running bot's recent writes live here until checkpointed
+    size = target.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    report = CheckReport(str(target), ok=True, size_bytes=size)
     try:
         report.journal_mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
         integrity = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]

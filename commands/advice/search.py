@@ -34,8 +34,7 @@ FIELD_WEIGHTS = {"keywords": 3.0, "title": 2.0, "body": 1.0, "examples": 1.5}
 K1 = 1.2
 B = 0.6
 SYNONYM_WEIGHT = 0.7
-TYPO_WEIGHT = 0.8
-WEAK_WEIGHT = 0.3
+WEAK_WEIGHT = 0.3  # company names: "no-name uni ... google brain" is about universities
 BIGRAM_WEIGHT = 0.5
 EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the normalised BM25F
 # Both decision models below are refitted with `python bench/advice_fit.py SETS...`.
@@ -47,9 +46,9 @@ EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the
 DOMAIN_WEIGHTS = (0.303, 0.735, 6.258, 5.426, 1.151)
 DOMAIN_BIAS = -8.134
 DOMAIN_THRESHOLD = 0.5
-DOMAIN_FROM_BODIES = True
-RANK_QUESTION_WORDS = True
-FOREIGN_WEIGHT = 1.0
+DOMAIN_FROM_BODIES = True  # the domain model also learns the entries' own sentences (more in-domain words)
+RANK_QUESTION_WORDS = True  # who/when/where/why/which/how rank ("who will interview me"); the domain model ignores them
+FOREIGN_WEIGHT = 1.0  # a word seen only in refused questions weighs as much as the rarest knowledge-base word
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
 # right: the runner-up's score relative to the first, the first's score, the closest example,
 # the first's coverage and the domain score. Below the threshold (about one answer in four on

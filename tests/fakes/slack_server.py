@@ -6,7 +6,8 @@ It speaks enough of the wire protocol for the *real* slack-bolt ``AsyncApp``, sl
 * Web API under ``{base}/api/{method}`` (form, query or JSON bodies, as slack-sdk sends them),
   checking the ``Authorization: Bearer`` token (bot token for chat/conversations/users/auth,
   app token for ``apps.connections.open``) and answering HTTP 200 ``{"ok": false, "error": ...}``
-  like Slack does, or HTTP 429 + ``Retry-After`` for injected rate limits.
+  like Slack does, or HTTP 429 + ``Retry-After`` for injected rate limits (``rate_limit_next``),
+  or an HTML 5xx page for injected outages (``fail_next``).
 * Validation of what the bot posts (Block Kit limits, text/no_text/msg_too_long, metadata);
   every problem is recorded in ``violations``; a missing top-level ``text`` next to blocks is a
   warning (Slack accepts the message), everything else makes the call fail like Slack.
@@ -244,6 +245,9 @@ class FakeSlack:
     inactive_error: str = "account_inactive"  # the error DMs to inactive users get
     bot_users: set[str] = field(default_factory=set)  # other bots: conversations.open -> cannot_dm_bot
     rate_limit_next: dict[str, int | list[int]] = field(default_factory=dict)  # method -> Retry-After secs
+    # method -> HTTP statuses (5xx) to answer its next calls with, as Slack's edge does in an
+    # outage: an HTML error page, no JSON (optional fault injection for soak benches).
+    fail_next: dict[str, list[int]] = field(default_factory=dict)
     usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)  # S id -> {"handle", "users": [...]}
     max_text: int = 40_000
     max_blocks: int = 50
@@ -269,6 +273,7 @@ class FakeSlack:
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: list[dict[str, Any]] = []  # POSTs to upload URLs: {"file_id", "status", "size", "content_type"}
         self.rate_limited = 0
+        self.server_errors = 0  # calls answered from fail_next
         self.connections = 0  # websocket connections ever accepted
         self.base_url = ""
         self.api_url = ""
@@ -447,6 +452,15 @@ class FakeSlack:
             return web.json_response(
                 _fail("ratelimited"), status=429, headers={"Retry-After": str(int(retry_after))}
             )
+        failures = self.fail_next.get(method)
+        if failures:
+            status = failures.pop(0)
+            if not failures:
+                del self.fail_next[method]
+            self.server_errors += 1
+            entry["error"] = f"http_{status}"
+            return web.Response(status=status, text="<html><body><h1>Service Unavailable</h1></body></html>",
+                                content_type="text/html")
         result = handler(params)
         entry["error"] = result.get("error")
         return web.json_response(result)

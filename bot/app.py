@@ -121,7 +121,10 @@ class App:
         if recovered:
             log.warning("%d post(s) were in flight when the bot stopped; resending them with their original keys", recovered)
         await self.scheduler.run_due(self.clock.now())
-        await self.outbox.drain()
+        if not background:
+            await self.outbox.drain()
+        # With background loops, the per-platform senders catch up on their own: waiting here
+        # (and out any 429 while doing so) would keep the adapters and /healthz from starting.
         if background:
             self.scheduler.start()
             self.outbox.start()

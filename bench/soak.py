@@ -403,6 +403,15 @@ class Soak:
         if not ok:
             self.setup_problems.append(f"{what}: {text[:300]}")
 
+    def expect_digest(self, platform: str, channel: str, text: str, minute: datetime, what: str) -> None:
+        """Records the post a digest set-up reply promises, or the set-up problem if it promised none."""
+        found = re.search(r"Digest #(\d+) will post", text)
+        if found:
+            self.expected.append({"platform": platform, "channel": channel, "kind": f"digest-{found[1]}",
+                                  "period": iso_utc(minute), "what": "digest", "due": minute})
+        else:
+            self.check(f"{platform} digest {what}", text, "will post")
+
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """Reads the bot's database beside it (read-only; WAL lets it keep writing)."""
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
@@ -525,19 +534,9 @@ class Soak:
                     continue
                 schedule = f"daily {minute:%H:%M}"
                 text = await self.discord(DISCORD_MOD, name, "digest", [sub("add", opt("contents", contents), opt("schedule", schedule))])
-                found = re.search(r"Digest #(\d+) will post", text)
-                if found:
-                    self.expected.append({"platform": "discord", "channel": DISCORD_SOAK[name], "kind": f"digest-{found[1]}",
-                                          "period": iso_utc(minute), "what": "digest", "due": minute})
-                else:
-                    self.check(f"discord digest {name} {schedule}", text, "will post")
+                self.expect_digest("discord", DISCORD_SOAK[name], text, minute, f"{name} {schedule}")
                 text = await self.slack(SLACK_MOD, (SLACK_SOAK[name], name), f"digest add {contents} {schedule}")
-                found = re.search(r"Digest #(\d+) will post", text)
-                if found:
-                    self.expected.append({"platform": "slack", "channel": SLACK_SOAK[name], "kind": f"digest-{found[1]}",
-                                          "period": iso_utc(minute), "what": "digest", "due": minute})
-                else:
-                    self.check(f"slack digest {name} {schedule}", text, "will post")
+                self.expect_digest("slack", SLACK_SOAK[name], text, minute, f"{name} {schedule}")
         digests = sum(1 for e in self.expected if e["what"] == "digest")
         print(f"  ok  {digests} digests at {', '.join(m.strftime('%H:%M') for m in minutes)} UTC; study prompts at {hhmm} UTC")
 

@@ -112,6 +112,7 @@ async def test_old_questions_are_forgotten_after_the_retention_period(db_path: P
         await app.close()
     app = await create_app(db_path, clock=frozen_clock(start + timedelta(days=181)))
     try:
+        await app.scheduler.run_due(app.clock.now())  # the daily retention job, overdue after the downtime
         assert (await app.db.fetchone("SELECT count(*) AS n FROM advice_asks"))["n"] == 0
     finally:
         await app.close()

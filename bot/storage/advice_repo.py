@@ -119,11 +119,10 @@ async def vote(db: Database, ask_id: str, voter: str, entry_id: str, value: int,
     return row[0] if row else None
 
 
-async def prune_asks(db: Database, before: str) -> int:
-    """Forgets questions (and their votes) older than the retention period."""
-    async with db.transaction() as conn:
-        cur = await conn.execute("DELETE FROM advice_asks WHERE asked_at < ?", (before,))
-        return cur.rowcount or 0
+async def prune_asks(conn: Any, before: str) -> int:
+    """Forgets questions (and their votes) older than the retention period (the daily retention job)."""
+    cur = await conn.execute("DELETE FROM advice_asks WHERE asked_at < ?", (before,))
+    return cur.rowcount or 0
 
 
 async def refused_questions(db: Database, since: str, workspace: str | None, limit: int) -> list[dict[str, Any]]:

@@ -108,16 +108,10 @@ async def setup(app) -> None:  # noqa: ANN001 - App is imported lazily to avoid 
         index=AdviceIndex(stored, load_out_of_domain()),
         salt=await _voter_salt(app.db),
     )
-    await advice_repo.prune_asks(app.db, iso_utc(app.clock.now() - RETENTION))
-    app.retention.add("advice questions", _prune_asks)
+    app.retention.add("advice questions", lambda conn, now: advice_repo.prune_asks(conn, iso_utc(now - RETENTION)))
     from commands.advice.tips import TipsProvider
 
     app.providers.add(TipsProvider(), aliases=("tip", "advice"))
-
-
-async def _prune_asks(conn, now) -> int:  # noqa: ANN001
-    cur = await conn.execute("DELETE FROM advice_asks WHERE asked_at < ?", (iso_utc(now - RETENTION),))
-    return cur.rowcount or 0
 
 
 async def _voter_salt(db) -> str:  # noqa: ANN001

@@ -129,6 +129,11 @@ class Vocabulary:
     def __contains__(self, term: str) -> bool:
         return term in self.counts
 
+    def term(self, word: str) -> str:
+        """The stem of a question word, or the known stem it is a typo of."""
+        s = stem(word)
+        return s if s in self.counts else (self.correct(s) or s)
+
     def correct(self, term: str) -> str | None:
         if term in self._cache:
             return self._cache[term]
@@ -263,9 +268,7 @@ class AdviceIndex:
         concepts: list[_Concept] = []
         seen: set[str] = set()
         for word in content_words(question, RANK_QUESTION_WORDS):
-            s = stem(word)
-            if s not in self.vocabulary:
-                s = self.vocabulary.correct(s) or s
+            s = self.vocabulary.term(word)
             if s in seen:
                 continue
             seen.add(s)
@@ -388,9 +391,7 @@ class AdviceIndex:
         out: list[tuple[str, float]] = []
         previous: str | None = None
         for word in content_words(question):
-            s = stem(word)
-            if s not in self.vocabulary and s not in self.domain.llr:
-                s = self.vocabulary.correct(s) or s
+            s = self.vocabulary.term(word)
             weight = WEAK_WEIGHT if word in WEAK_WORDS else 1.0
             out.append((s, weight))
             if previous:

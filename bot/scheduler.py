@@ -52,6 +52,7 @@ class Scheduler:
         self._running: dict[int, asyncio.Task[None]] = {}
         self.after_run: list[AfterRun] = []
         self._lock = asyncio.Lock()
+        self._stopping = False
         self._wake = asyncio.Event()
         self._loop = BackgroundLoop()
         clock.on_tick(self._on_tick)
@@ -142,7 +143,7 @@ class Scheduler:
 
     async def run_forever(self) -> None:
         """The one background task: run what is due, then sleep until the next item or a wake-up."""
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.run_due(self.clock.now())
@@ -155,18 +156,29 @@ class Scheduler:
             if upcoming is not None:
                 timeout = max(0.0, (upcoming.due_at - self.clock.now()).total_seconds())
                 timeout = min(timeout, 3600.0)  # re-read the clock at least hourly (suspend, clock jumps)
+            if self._stopping:
+                return
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
 
     def start(self) -> None:
+        self._stopping = False
         self._loop.start(self.run_forever, "careerbot-scheduler")
 
     async def stop(self) -> None:
-        """Lets a running job finish its transaction, then stops the loop."""
+        """Lets a running job finish its transaction, then stops the loop.
+
+        The lock is only waited for, not held while the loop ends: on Python 3.11 wait_for can
+        swallow a cancellation, and a loop that then asked for the lock would wait forever for
+        a stop that waits for it (seen as a console that never exited). The flag ends it instead.
+        """
+        self._stopping = True
+        self._wake.set()
         async with self._lock:
-            await self._loop.stop()
+            pass  # a job running now finishes its transaction first
+        await self._loop.stop()
         # A poll cut short commits nothing (its writes are one transaction) and runs again at start.
         for task in list(self._running.values()):
             task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,21 @@ def _loopback_only(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN2
         except ValueError:
             raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {name!r} (loopback only)") from None
     return _real_getaddrinfo(host, *args, **kwargs)
+
+
+# The in-process guard above cannot reach a bot started as a subprocess: these point its paper
+# feeds at a loopback port nothing listens on, so a poll is refused at once instead of waiting
+# on DNS (which also held a closing console for a minute, in the default executor).
+OFFLINE_FEEDS = {
+    name: "http://127.0.0.1:9/"
+    for name in ("CAREERBOT_ARXIV_API_URL", "CAREERBOT_ARXIV_RSS_URL", "CAREERBOT_HF_PAPERS_URL", "CAREERBOT_PWC_API_URL")
+}
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a careerbot subprocess: none of the caller's settings, loopback feeds."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
+    return env | OFFLINE_FEEDS | extra
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from bot.adapters.console import ConsoleSession
 from bot.app import App
 from bot.models import Role
 from commands import create_app
+from tests.conftest import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -121,9 +122,9 @@ async def test_old_questions_are_forgotten_after_the_retention_period(db_path: P
 def test_careerbot_advice_report_on_the_command_line(tmp_path: Path):
     db = str(tmp_path / "r.db")
     env_run = [sys.executable, "-m", "bot", "--db", db, "console", "-c", "/advice best banana bread recipe"]
-    assert subprocess.run(env_run, capture_output=True, text=True, cwd=REPO, timeout=60).returncode == 0
+    assert subprocess.run(env_run, capture_output=True, text=True, cwd=REPO, timeout=60, env=subprocess_env()).returncode == 0
     out = subprocess.run([sys.executable, "-m", "bot", "advice", "report", "--db", db],
-                         capture_output=True, text=True, cwd=REPO, timeout=60)
+                         capture_output=True, text=True, cwd=REPO, timeout=60, env=subprocess_env())
     assert out.returncode == 0, out.stderr
     assert "in every community, last 30 days: 1 question" in out.stdout
     assert "1× 'best banana bread recipe' (refused)" in out.stdout
@@ -140,5 +141,5 @@ async def test_report_days_must_be_a_sensible_number(app: App):
 
 def test_the_report_command_line_rejects_a_bad_period(tmp_path: Path):
     out = subprocess.run([sys.executable, "-m", "bot", "advice", "report", "--days", "0", "--db", str(tmp_path / "d.db")],
-                         capture_output=True, text=True, cwd=REPO, timeout=60)
+                         capture_output=True, text=True, cwd=REPO, timeout=60, env=subprocess_env())
     assert out.returncode == 2 and "from 1 to 365" in out.stderr and "Traceback" not in out.stderr

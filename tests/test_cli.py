@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def careerbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
-    full_env.update(env or {})
+    full_env = subprocess_env(**(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True, text=True, env=full_env, cwd=cwd or REPO, input=stdin, timeout=60,

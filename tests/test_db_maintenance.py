@@ -13,12 +13,14 @@ import pytest
 from bot.storage import maintenance
 from bot.storage.db import StorageError, bundled_migrations, open_database
 from commands import create_app
+from tests.conftest import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def careerbot(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=REPO, timeout=60)
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=REPO, timeout=60,
+                          env=subprocess_env())
 
 
 async def test_a_backup_taken_while_the_bot_writes_is_consistent(db_path: Path, tmp_path: Path):

@@ -14,6 +14,7 @@ import pytest
 
 from bot.config import ConfigError, load_config, secrets_of
 from bot.logs import JsonFormatter, Redactor, TextFormatter
+from tests.conftest import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 DISCORD = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.abcdefghijklmnopqrstuvwxyz0123"
@@ -63,8 +64,7 @@ def test_a_bad_log_format_is_refused_by_name():
 
 
 def test_the_process_logs_json_with_no_secret(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
-    env |= {"CAREERBOT_LOG_FORMAT": "json", "CAREERBOT_LOG_LEVEL": "INFO", "SLACK_BOT_TOKEN": SLACK}
+    env = subprocess_env(CAREERBOT_LOG_FORMAT="json", CAREERBOT_LOG_LEVEL="INFO", SLACK_BOT_TOKEN=SLACK)
     out = subprocess.run([sys.executable, "-m", "bot", "--db", str(tmp_path / "l.db"), "console", "-c", "/advice topics"],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -77,8 +77,7 @@ def test_an_interactive_console_logs_to_a_file_beside_the_database(tmp_path: Pat
     """Run under a pseudo-terminal, as a person would: the warning goes to careerbot.log, not the screen."""
     import pty
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
-    env |= {"CAREERBOT_LOG_LEVEL": "INFO"}
+    env = subprocess_env(CAREERBOT_LOG_LEVEL="INFO")
     pid, fd = pty.fork()
     if pid == 0:  # the child: careerbot on a terminal
         os.chdir(REPO)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.slack_server import FakeSlack
+from tests.conftest import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,8 +23,7 @@ def free_port() -> int:
 
 
 async def start_serve(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "CAREERBOT_"))}
-    clean.update(env, CAREERBOT_DB=str(tmp_path / "serve.db"), CAREERBOT_LOG_LEVEL="INFO")
+    clean = subprocess_env(**env, CAREERBOT_DB=str(tmp_path / "serve.db"), CAREERBOT_LOG_LEVEL="INFO")
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=clean,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -133,8 +132,7 @@ async def test_serve_answers_discord(tmp_path: Path):
 
 
 async def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "CAREERBOT_"))}
-    clean.update(env, CAREERBOT_DB=str(tmp_path / "cli.db"))
+    clean = subprocess_env(**env, CAREERBOT_DB=str(tmp_path / "cli.db"))
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, cwd=tmp_path, env=clean,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

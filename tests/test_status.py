@@ -9,6 +9,7 @@ from bot.clock import frozen_clock, iso_utc
 from bot.config import load_config
 from bot.status import collect
 from commands import create_app
+from tests.conftest import subprocess_env
 
 NOW = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.secret-part-never-shown"
@@ -52,12 +53,11 @@ async def test_overdue_work_waiting_posts_and_sick_feeds_need_attention(db_path:
 
 
 def test_careerbot_status_on_the_command_line(tmp_path: Path):
-    import os
     import subprocess
     import sys
 
     repo = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREERBOT_", "DISCORD_", "SLACK_"))}
+    env = subprocess_env()
     db = str(tmp_path / "s.db")
     run = lambda *a: subprocess.run([sys.executable, "-m", "bot", "--db", db, *a], capture_output=True, text=True,  # noqa: E731
                                     cwd=repo, env=env, timeout=60)

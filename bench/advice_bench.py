@@ -93,23 +93,30 @@ async def in_process(n: int) -> None:
 
 
 def whole_process(runs: int) -> None:
+    """Wall time of whole processes, as a user types them: bytecode cached (a normal install;
+    PYTHONDONTWRITEBYTECODE is dropped) and the built index cached under XDG_CACHE_HOME, then
+    with no writable cache directory (the index built in every process)."""
     exe = Path(sys.executable).with_name("careerbot")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def timed(args: list[str], env: dict[str, str]) -> float:
+        t0 = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True, env=env)
+        return time.perf_counter() - t0
+
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "proc.db")
         args = [*cmd, "advice", "do i need a phd for an ml internship", "--json", "--db", db]
-        t0 = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True)
-        first = time.perf_counter() - t0
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            subprocess.run(args, check=True, capture_output=True, env={**os.environ})
-            times.append(time.perf_counter() - t0)
-    print(
-        f"one `careerbot advice` process: first run (creates the database) {first * 1000:.0f} ms; "
-        f"then median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms over {runs} runs"
-    )
+        cached = {**env, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        first = timed(args, cached)
+        warm = [timed(args, cached) for _ in range(runs)]
+        (Path(tmp) / "not-a-dir").write_text("")
+        uncached = {**env, "XDG_CACHE_HOME": str(Path(tmp) / "not-a-dir")}
+        cold = [timed(args, uncached) for _ in range(max(3, runs // 3))]
+    print(f"one `careerbot advice` process (goal < 300 ms): first run (creates the database, builds and caches the index) {first * 1000:.0f} ms")
+    print(f"  index cached: median {statistics.median(warm) * 1000:.0f} ms, min {min(warm) * 1000:.0f} ms, max {max(warm) * 1000:.0f} ms over {runs} runs")
+    print(f"  no cache directory (index built each time): median {statistics.median(cold) * 1000:.0f} ms over {len(cold)} runs")
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ from bot.registry import Arg, CommandError, Registry
 from bot.storage import advice_repo
 from bot.storage.advice_repo import Entry
 from bot.text import quote_input
+from commands.advice import index_cache
 from commands.advice.knowledge import Catalog, load_builtin
 from commands.advice.language import content_words, question_key, stem
 from commands.advice.search import AdviceIndex, Answer
@@ -105,7 +106,7 @@ async def setup(app) -> None:  # noqa: ANN001 - App is imported lazily to avoid 
         entries={e.id: e for e in stored},
         topics=await advice_repo.load_topics(app.db),
         catalog=catalog,
-        index=AdviceIndex(stored, load_out_of_domain()),
+        index=index_cache.load_or_build(stored, load_out_of_domain()),
         salt=await _voter_salt(app.db),
     )
     app.retention.add("advice questions", lambda conn, now: advice_repo.prune_asks(conn, iso_utc(now - RETENTION)))

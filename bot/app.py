@@ -28,6 +28,7 @@ from bot.retention import Retention
 from bot.scheduler import Scheduler
 from bot.settings import SettingsService, core_keys, user_keys
 from bot.storage import delivery_repo
+from bot.storage.changes import ExternalWrites
 from bot.storage.db import Database, open_database
 from bot.storage.delivery_repo import Problem
 from bot.text import defuse_mentions
@@ -74,6 +75,8 @@ class App:
         self.personal_data: list[PersonalData] = []
         # Old rows pruned daily; features add their own rules (``app.retention.add``).
         self.retention = Retention(self)
+        # Work another process queued (``careerbot feeds refresh``, a console) wakes the loops.
+        self.external_writes = ExternalWrites(db, [self.scheduler.wake, self.outbox.wake])
         self.metrics = Metrics(lambda: {p: d.stats for p, d in self.outbox.dispatchers.items()})
         for key in core_keys(self.settings):
             self.settings.define(key)
@@ -128,6 +131,7 @@ class App:
         if background:
             self.scheduler.start()
             self.outbox.start()
+            self.external_writes.start()
             for service in self.services:
                 service.start()
 
@@ -142,6 +146,7 @@ class App:
     async def close(self) -> None:
         for service in self.services:
             await service.stop()
+        await self.external_writes.stop()
         await self.scheduler.stop()
         await self.outbox.stop()
         await self.db.close()

@@ -72,6 +72,10 @@ class Scheduler:
             await jobs_repo.upsert(conn, kind, ref, iso_utc(due))
         self._wake.set()
 
+    def wake(self) -> None:
+        """Look at the jobs table again now (another process may have added or moved a job)."""
+        self._wake.set()
+
     async def cancel(self, kind: str, ref: str, conn: aiosqlite.Connection | None = None) -> None:
         if conn is None:
             async with self.db.transaction() as tx:

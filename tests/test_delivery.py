@@ -401,3 +401,25 @@ async def test_stopping_lets_a_post_in_flight_finish_and_claims_nothing_new(db_p
         assert await delivery_repo.counts(app.db, "discord") == {"sent": 1, "pending": 1}  # post 2 waits for next start
     finally:
         await app.close()
+
+
+async def test_a_post_another_process_queues_goes_out_without_waiting_for_a_wake(db_path: Path, fake: FakeDiscord) -> None:
+    """`careerbot feeds refresh` run from cron queues alerts in the running bot's database: the
+    bot's sender, asleep with nothing due, notices the other connection's commit and sends."""
+    app, _ = await discord_app(db_path, fake, Clock())
+    app.external_writes.interval = 0.05
+    other = await create_app(db_path, clock=Clock())  # a second connection, as the CLI process has
+    try:
+        await app.start(background=True)
+        await asyncio.sleep(0.3)  # the sender finds nothing to send and goes to sleep
+        async with other.db.transaction() as conn:
+            await other.outbox.queue(conn, Target("discord", "g1", "100", "general"), "note", "from-cron", Reply(text="queued elsewhere"), other.clock.now())
+        for _ in range(100):
+            if fake.in_channel("100"):
+                break
+            await asyncio.sleep(0.05)
+        assert [m["content"] for m in fake.in_channel("100")] == ["queued elsewhere"]
+        assert await delivery_repo.counts(app.db, "discord") == {"sent": 1}
+    finally:
+        await other.close()
+        await app.close()

@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/careerbot $(ARGS)
 
+# The suite, then a 30-second soak of the real `careerbot serve` against the local fakes with
+# faults and a SIGKILL (about a minute or two in all; `make test SOAK=` skips it).
+SOAK ?= 30
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(if $(SOAK),$(BIN)/python bench/soak.py --seconds $(SOAK) --kills 1 --check --cleanup)
 
 bench: $(STAMP)
 	$(BIN)/python bench/advice_bench.py

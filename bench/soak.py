@@ -4,7 +4,10 @@
     .venv/bin/python bench/soak.py --seconds 60    # 2-3 minutes (a short run waits so a digest minute falls inside it)
     .venv/bin/python bench/soak.py --seconds 120 --kill-near-minutes --digests-per-minute 8 --seed 5
 
-Options: --rate (commands/s), --kills, --digests-per-minute, --drain, --no-refresh, --seed, --cleanup.
+    .venv/bin/python bench/soak.py --seconds 30 --kills 1 --check --cleanup   # what `make test` runs (~1-2 min)
+
+Options: --rate (commands/s), --kills, --digests-per-minute, --drain, --no-refresh, --seed, --cleanup,
+--check (exit 1 on a broken promise; see the end of this text).
 
 What runs: this process starts the local fakes on 127.0.0.1 only — FakeDiscord (REST +
 gateway, tests/fakes/fake_discord.py), FakeSlack in HTTP mode with a signing secret
@@ -34,7 +37,7 @@ moments (``--kill-near-minutes``: just after digest minutes, while posts are goi
 restarted on the same database. At the end, after a drain (``--drain``: failed posts retry after
 30 s, then 60 s), it gets SIGTERM and should exit 0.
 
-Printed at the end (nothing is asserted): commands sent vs answered, answer latency p50/p99
+Printed at the end: commands sent vs answered, answer latency p50/p99
 (sent -> first message with content), unanswered ones split by cause (bot down, in flight at
 a kill, lost while up), Discord interactions not acknowledged in 3 s; posts expected vs
 delivered vs duplicated (per idempotency key: Discord's nonce, Slack's metadata key; and per
@@ -44,6 +47,12 @@ bot; feed requests by fault; /healthz answers; the bot process's RSS (from /proc
 every ``--sample-every`` s: start, max, end, per life); restarts; and what the bot logged at
 ERROR or with a traceback. The temporary directory (database, one log per life) is kept and
 printed unless ``--cleanup``.
+
+With ``--check`` the run fails (exit 1, workdir kept) on a broken promise: an expected post
+missing, a delivery key posted twice or a post nobody expected, an error shown to a user, a
+command sent while the bot was up (not at a kill) never answered, a traceback or ERROR line in
+the bot's log, a life whose memory grew by half again, or an exit other than 0 on SIGTERM.
+Timings (latency, delays) are printed, never asserted: they depend on the machine.
 """
 
 from __future__ import annotations
@@ -845,9 +854,11 @@ class Soak:
                 and p["kind"] == e["kind"] and (e["period"] is None or p["period"] == e["period"])]
 
     # -- the report ------------------------------------------------------------------------------------------
-    def report(self) -> None:
+    def report(self) -> list[str]:
+        """Prints the figures; returns what broke a promise (the list ``--check`` fails on)."""
         args = self.args
         lives = self.bot.lives
+        failures: list[str] = [f"set-up: {p}" for p in self.setup_problems]
         print()
         print(f"=== careerbot soak: {args.seconds} s of load, {self.total_seconds:.0f} s in all (seed {args.seed}) ===")
         if self.setup_problems:
@@ -863,6 +874,8 @@ class Soak:
             print(f"  life {x.number}: pid {x.proc.pid}, {ready}, ended {self.at(x.ended) if x.ended else '-'} by {x.how}, exit {x.exit_code}")
         last = lives[-1]
         print(f"  final SIGTERM: exit code {last.exit_code} after {self.stop_seconds:.2f} s ({last.how})")
+        if last.exit_code != 0:
+            failures.append(f"SIGTERM: exit code {last.exit_code} ({last.how})")
 
         # commands
         print("\ncommands (answer = sent -> first message with content)")
@@ -930,6 +943,10 @@ class Soak:
               f"(e.g. past the 3 s deadline); slack acks: {dict(acks)}, "
               f"ack p50 {pct(ack_times, .5) * 1000:.0f} ms, p99 {pct(ack_times, .99) * 1000:.0f} ms, over Slack's 3 s: {slow_acks}")
         print(f"errors shown to users (Traceback / 'something went wrong'): {len(shown_errors)}")
+        failures += [f"error shown to a user: {line[:160]}".replace("\n", " ") for line in shown_errors]
+        lost = sum(r["lost"] for key, r in rows.items() if " " not in key)
+        if lost:
+            failures.append(f"{lost} command(s) sent while the bot was up (not at a kill) never answered")
         for line in shown_errors[:8]:
             print("  - " + line.replace("\n", " ")[:220])
 
@@ -968,6 +985,7 @@ class Soak:
         for c in by_what.values():
             tot.update(c)
         print(f"  {'total':<24}{tot['expected']:>9}{tot['delivered']:>10}{tot['expected'] - tot['delivered']:>8}{tot['messages']:>9}{tot['duplicated']:>10}")
+        failures += [f"post missing: {e['platform']} {e['what']} {e['kind']} in {e['channel']}" for e in missing]
         for e in missing:
             print(f"  missing: {e['platform']} {e['what']} {e['kind']} {e['period'] or ''} in {e['channel']} (due {e['due']:%H:%M:%S})")
         per_key = collections.Counter((p["platform"], p["key"] or f"nonce:{p['nonce']}") for p in posts if p["key"] or p["nonce"])
@@ -979,6 +997,9 @@ class Soak:
         print(f"  all bot posts: {len(posts)} messages; same key more than once: {len(dup_keys)} keys ({sum(n - 1 for n in dup_keys.values())} extra); "
               f"identical content in one channel: {len(dup_content)} ({sum(n - 1 for n in dup_content.values())} extra); "
               f"posts nobody expected: {len(unexpected)}")
+        failures += [f"posted {n} times: {platform} {key}" for (platform, key), n in dup_keys.items()]
+        failures += [f"{n} identical posts in {platform} {channel}" for (platform, channel, _), n in dup_content.items()]
+        failures += [f"post nobody expected: {p['platform']} {p['channel']} {p['key']}" for p in unexpected]
         for (platform, key), n in list(dup_keys.items())[:6]:
             print(f"    duplicated key ({platform}) x{n}: {key}")
         for p in unexpected[:6]:
@@ -1032,6 +1053,10 @@ class Soak:
             print(f"  overall: start {mb[0]:.0f}, max {max(mb):.0f}, end {mb[-1]:.0f}")
             step = max(1, len(every) // 12)
             print("  over time: " + ", ".join(f"{self.at(t)} {kb / 1024:.0f}" for t, kb in every[::step]))
+            for life in lives:  # flat: no life grows by half again over its own start
+                ready = [kb / 1024 for t, kb in life.rss if life.ready and t >= life.ready]
+                if len(ready) >= 2 and max(ready) > 1.5 * ready[0] + 10:
+                    failures.append(f"memory of life {life.number} grew from {ready[0]:.0f} to {max(ready):.0f} MB")
 
         # the log
         print("\nbot log (all lives)")
@@ -1056,7 +1081,10 @@ class Soak:
             print(f"    WARNING {n} x {text}")
         for text, n in exceptions.most_common(10):
             print(f"    exception {n} x {text}")
+        if tracebacks or errors:
+            failures.append(f"the bot logged {tracebacks} traceback(s) and {sum(errors.values())} ERROR line(s)")
         print(f"\nworkdir: {self.workdir}" + (" (removed)" if args.cleanup else " (database and bot-N.log kept)"))
+        return failures
 
     async def close(self) -> None:
         life = self.bot.life if hasattr(self, "bot") else None
@@ -1071,16 +1099,25 @@ class Soak:
         await self.feeds.stop()
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> int:
     loopback_only()
     soak = Soak(args)
     try:
         await soak.run()
-        soak.report()
+        failures = soak.report()
     finally:
         await soak.close()
-        if args.cleanup:
+        if args.cleanup and not (args.check and "failures" in locals() and failures):
             shutil.rmtree(soak.workdir, ignore_errors=True)
+    if args.check:
+        if failures:
+            print(f"\nsoak check FAILED ({len(failures)}); workdir kept: {soak.workdir}")
+            for line in failures:
+                print("  - " + line)
+            return 1
+        print("\nsoak check passed: every expected post delivered exactly once, no error shown to a user, "
+              "no traceback logged, memory flat, clean exit on SIGTERM")
+    return 0
 
 
 if __name__ == "__main__":
@@ -1097,7 +1134,10 @@ if __name__ == "__main__":
     parser.add_argument("--no-refresh", dest="refresh", action="store_false", help="skip the operator's `feeds refresh`")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cleanup", action="store_true", help="remove the temporary directory at the end")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a promise is broken: a post missing or duplicated, an error shown to a user, "
+                             "a command lost while up, a logged traceback, memory growth, an unclean exit (make test runs this)")
     parsed = parser.parse_args()
     if parsed.seconds < 30:
         parser.error("--seconds must be at least 30")
-    asyncio.run(main(parsed))
+    sys.exit(asyncio.run(main(parsed)))

@@ -1,10 +1,20 @@
-"""Test harness: a real App on a fresh SQLite file per test, driven through the console adapter."""
+"""Test harness: a real App on a fresh SQLite file per test, driven through the console adapter.
+
+Modules marked ``pytestmark = pytest.mark.both_engines`` run every test that uses ``db_path``
+twice: on a SQLite file and on PostgreSQL, in a schema of its own (``db_path`` is then a
+``postgresql://`` URL). PostgreSQL comes from the environment ``make test`` sets up with
+``pg_virtualenv`` (PGHOST, PGPORT, …) or from ``CAREERBOT_TEST_POSTGRES``; without either, the
+PostgreSQL half is skipped, saying so.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
+import secrets
 import socket
+from urllib.parse import quote
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +102,72 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
 
 
+def postgres_url() -> str | None:
+    """The throwaway server's URL, or None when this run has none."""
+    url = os.environ.get("CAREERBOT_TEST_POSTGRES")
+    if url:
+        return url
+    if not os.environ.get("PGHOST") or not os.environ.get("PGPORT"):
+        return None
+    user = quote(os.environ.get("PGUSER", "postgres"), safe="")
+    password = quote(os.environ.get("PGPASSWORD", ""), safe="")
+    auth = f"{user}:{password}" if password else user
+    return f"postgresql://{auth}@{os.environ['PGHOST']}:{os.environ['PGPORT']}/{os.environ.get('PGDATABASE', 'postgres')}"
+
+
+NO_POSTGRES = (
+    "PostgreSQL tests skipped: no server for this run (`make test` starts one with pg_virtualenv from "
+    "Debian's postgresql-common; install it with `apt-get install postgresql`, or set CAREERBOT_TEST_POSTGRES)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_engines: run the module's db_path tests on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_path" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        postgres = pytest.param("postgres", marks=[] if postgres_url() else [pytest.mark.skip(reason=NO_POSTGRES)])
+        metafunc.parametrize("engine", ["sqlite", postgres], indirect=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = postgres_url()
+    if url is None:
+        return NO_POSTGRES
+    from bot.storage.postgres import redact_url
+
+    return f"PostgreSQL for both_engines tests: {redact_url(url)}"
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "careerbot.db"
+def engine(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(postgres_url())
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, engine: str):
+    """A fresh database: a SQLite file, or an empty PostgreSQL schema of this test's own."""
+    if engine == "sqlite":
+        yield tmp_path / "careerbot.db"
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    asyncio.run(_admin(f"CREATE SCHEMA {schema}"))
+    base = postgres_url() or ""
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+    finally:
+        asyncio.run(_admin(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ from commands import create_app
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_time import FakeTime
 
+pytestmark = pytest.mark.both_engines  # run on SQLite and on PostgreSQL (tests/conftest.py)
+
 GUILD = Place("discord", "g1", "100", "general")
 MOD = Actor("discord:7", "mia", Role.MODERATOR)
 MEMBER = Actor("discord:8", "max")

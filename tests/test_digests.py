@@ -19,6 +19,8 @@ from bot.scheduler import Outcome
 from bot.storage import jobs_repo
 from commands import create_app
 
+pytestmark = pytest.mark.both_engines  # run on SQLite and on PostgreSQL (tests/conftest.py)
+
 # The app fixture's clock starts at Monday 2026-01-05 09:00 UTC.
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.clock import frozen_clock, iso_utc
 from bot.retention import JOB_KIND
 from commands import create_app
+
+pytestmark = pytest.mark.both_engines  # run on SQLite and on PostgreSQL (tests/conftest.py)
 
 START = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
 

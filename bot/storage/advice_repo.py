@@ -40,7 +40,7 @@ async def replace_builtin(db: Database, entries: list[Entry], topics: dict[str, 
             [(e.id, e.title, e.topic, e.body) for e in entries],
         )
         await conn.executemany(
-            "INSERT OR IGNORE INTO advice_keywords (entry_id, keyword) VALUES (?, ?)",
+            "INSERT INTO advice_keywords (entry_id, keyword) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(e.id, k) for e in entries for k in e.keywords],
         )
         await conn.executemany(

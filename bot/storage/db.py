@@ -1,4 +1,10 @@
-"""Opening the database safely.
+"""Opening the database safely, on either engine.
+
+``CAREERBOT_DB`` is a file path (SQLite, the zero-setup default) or a ``postgresql://`` URL
+(several processes sharing one database; ``bot/storage/postgres.py``). Repositories see one
+interface: ``Database`` (``fetchall``/``fetchone``/``execute``/``transaction``) and, inside a
+transaction, a ``Conn`` whose ``execute`` returns a cursor with ``fetchone``/``fetchall``/
+``rowcount``. SQL is written once with ``?`` placeholders; the PostgreSQL engine numbers them.
 
 We refuse to touch a file that is not ours: a moderator who points ``CAREERBOT_DB`` at the
 wrong file should get an error, not a database with our tables grafted onto theirs. Our
@@ -15,7 +21,7 @@ import sqlite3
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 import aiosqlite
 
@@ -23,7 +29,27 @@ log = logging.getLogger("careerbot.storage")
 
 APPLICATION_ID = 0x43424F54  # "CBOT"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)(?:\.(sqlite|postgres))?\.sql$")
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> list[Any]: ...
+
+
+class Conn(Protocol):
+    """What a repository writes through inside ``async with db.transaction() as conn``.
+
+    aiosqlite's connection is one; ``postgres.PgConn`` is the other. Rows read by name
+    (``row["id"]``) or position (``row[0]``) on both.
+    """
+
+    async def execute(self, sql: str, parameters: Iterable[Any] = ...) -> Any: ...
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Any: ...
 
 
 class StorageError(Exception):
@@ -37,13 +63,20 @@ class Migration:
     sql: str
 
 
-def bundled_migrations() -> list[Migration]:
-    """Numbered ``NNNN_name.sql`` files shipped in ``bot/storage/migrations``."""
-    found = []
+def bundled_migrations(dialect: str = "sqlite") -> list[Migration]:
+    """Numbered ``NNNN_name.sql`` files shipped in ``bot/storage/migrations``.
+
+    ``NNNN_name.sql`` is written once for both engines; where the dialects must differ, a
+    ``NNNN_name.sqlite.sql``/``NNNN_name.postgres.sql`` pair replaces it for its engine.
+    """
+    shared: dict[int, Migration] = {}
+    own: dict[int, Migration] = {}
     for entry in resources.files("bot.storage").joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+        if match and match.group(3) in (None, dialect):
+            found_one = Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8"))
+            (own if match.group(3) else shared)[found_one.version] = found_one
+    found = list({**shared, **own}.values())
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
@@ -52,11 +85,14 @@ def bundled_migrations() -> list[Migration]:
 
 
 class Database:
-    """A thin wrapper so repositories share one connection and one transaction style."""
+    """SQLite: one shared connection, one transaction style; the other engine has the same methods."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
+        self.label = path  # what messages and `careerbot status` may show
         # One connection is shared by every task (commands, scheduler, delivery). Writers take
         # this lock so one task's COMMIT can never land in the middle of another's transaction.
         self.write_lock = asyncio.Lock()
@@ -127,8 +163,16 @@ def _check_file(path: Path) -> None:
             raise StorageError(f"cannot create {path}: the folder {parent} is not writable.")
 
 
+def is_url(target: str | os.PathLike[str]) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
 async def open_database(path: str | os.PathLike[str], migrations: list[Migration] | None = None) -> Database:
     """Opens (creating if needed) a careerbot database and brings its schema up to date."""
+    if is_url(path):
+        from bot.storage import postgres
+
+        return await postgres.open_postgres(str(path), migrations)
     target = Path(path).expanduser()
     _check_file(target)
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.storage.changes import notify_work
 from bot.storage.db import Database
 
 
@@ -61,13 +62,18 @@ async def insert(
     conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, str, str, str, str, str, str, int, int, str, str]]
 ) -> int:
     """Queues posts; a key already present (the same post queued again) is ignored."""
-    before = conn.total_changes
-    await conn.executemany(
-        "INSERT OR IGNORE INTO deliveries (idem_key, platform, workspace, channel, channel_name, target_kind, kind,"
-        " period, part, parts, payload, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*r, r[-1]) for r in rows],
-    )
-    return conn.total_changes - before
+    added = 0
+    for r in rows:
+        cur = await conn.execute(
+            "INSERT INTO deliveries (idem_key, platform, workspace, channel, channel_name, target_kind, kind,"
+            " period, part, parts, payload, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idem_key) DO NOTHING",
+            (*r, r[-1]),
+        )
+        added += max(0, cur.rowcount)
+    if added:
+        await notify_work(conn)
+    return added
 
 
 async def recover(db: Database, platform: str) -> int:
@@ -144,10 +150,10 @@ async def fail_target(
         )
         cur = await conn.execute(
             "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, at, target_kind)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (platform, workspace, channel, channel_name, reason, at, target_kind),
         )
-        return int(cur.lastrowid or 0)
+        return int((await cur.fetchone())[0])
 
 
 async def add_problem(
@@ -158,10 +164,10 @@ async def add_problem(
     async with db.transaction() as conn:
         cur = await conn.execute(
             "INSERT INTO delivery_problems (platform, workspace, channel, channel_name, reason, target_gone, at, target_kind)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
             (platform, workspace, channel, channel_name, reason, at, target_kind),
         )
-        return int(cur.lastrowid or 0)
+        return int((await cur.fetchone())[0])
 
 
 async def unnotified(db: Database, workspace: str) -> list[Problem]:

@@ -85,10 +85,10 @@ async def insert(
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO digests (platform, workspace, channel, channel_name, schedule, created_by, created_at, covered_until)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (platform, workspace, channel, channel_name, schedule, created_by, now, now),
     )
-    digest_id = int(cur.lastrowid or 0)
+    digest_id = int((await cur.fetchone())[0])
     await conn.executemany(
         "INSERT INTO digest_contents (digest_id, position, provider) VALUES (?, ?, ?)",
         [(digest_id, i, p) for i, p in enumerate(contents)],
@@ -135,6 +135,6 @@ async def record_seen(
             "DELETE FROM digest_seen WHERE workspace = ? AND channel = ? AND provider = ?", (workspace, channel, provider)
         )
     await conn.executemany(
-        "INSERT OR IGNORE INTO digest_seen (workspace, channel, provider, item_key, at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO digest_seen (workspace, channel, provider, item_key, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(workspace, channel, provider, k, at) for k in keys],
     )

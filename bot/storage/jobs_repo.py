@@ -8,6 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.storage.changes import notify_work
 from bot.storage.db import Database
 
 
@@ -56,6 +57,7 @@ async def upsert(conn: aiosqlite.Connection, kind: str, ref: str, due_at: str) -
         " ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at, attempts = 0, last_error = NULL",
         (kind, ref, due_at),
     )
+    await notify_work(conn)
 
 
 async def delete(conn: aiosqlite.Connection, kind: str, ref: str) -> None:
@@ -68,6 +70,7 @@ async def delete_id(conn: aiosqlite.Connection, job_id: int) -> None:
 
 async def reschedule(conn: aiosqlite.Connection, job_id: int, due_at: str) -> None:
     await conn.execute("UPDATE jobs SET due_at = ?, attempts = 0, last_error = NULL WHERE id = ?", (due_at, job_id))
+    await notify_work(conn)
 
 
 async def failed(conn: aiosqlite.Connection, job_id: int, retry_at: str, error: str) -> None:

@@ -147,18 +147,29 @@ async def upsert(
         )
     if item.categories:
         await conn.executemany(
-            "INSERT OR IGNORE INTO paper_categories (arxiv_id, category) VALUES (?, ?)",
+            "INSERT INTO paper_categories (arxiv_id, category) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(item.arxiv_id, c) for c in item.categories[:20]],
         )
     if item.upvotes is not None or item.stars is not None:
         await conn.execute(
-            "INSERT OR REPLACE INTO paper_signals (arxiv_id, source, at, upvotes, stars) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO paper_signals (arxiv_id, source, at, upvotes, stars) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (arxiv_id, source, at) DO UPDATE SET upvotes = excluded.upvotes, stars = excluded.stars",
             (item.arxiv_id, item.source, now, item.upvotes, item.stars),
         )
+    cur = await conn.execute("SELECT name FROM paper_authors WHERE arxiv_id = ? ORDER BY position", (item.arxiv_id,))
+    authors = ", ".join(r[0] for r in await cur.fetchall())
+    if getattr(conn, "dialect", "sqlite") == "postgres":
+        # Weighted like FTS5's bm25(10, 1, 3) below: title A, authors B, abstract C.
+        await conn.execute(
+            "INSERT INTO papers_fts (arxiv_id, seq, doc) SELECT arxiv_id, seq,"
+            " setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
+            " || setweight(to_tsvector('english', ?), 'C') FROM papers WHERE arxiv_id = ?"
+            " ON CONFLICT (arxiv_id) DO UPDATE SET doc = excluded.doc",
+            (values["title"], authors, values["abstract"], item.arxiv_id),
+        )
+        return old is None
     cur = await conn.execute("SELECT rowid FROM papers WHERE arxiv_id = ?", (item.arxiv_id,))
     rowid = (await cur.fetchone())[0]
-    cur = await conn.execute("SELECT group_concat(name, ', ') FROM paper_authors WHERE arxiv_id = ?", (item.arxiv_id,))
-    authors = (await cur.fetchone())[0] or ""
     await conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
     await conn.execute(
         "INSERT INTO papers_fts (rowid, title, abstract, authors) VALUES (?, ?, ?, ?)",
@@ -188,17 +199,26 @@ async def search(db: Database, query: str, category: str | None, limit: int) -> 
     match = fts_query(query)
     if match is None:
         return []
-    top = await db.fetchone("SELECT MAX(rowid) AS m FROM papers")
+    postgres = db.dialect == "postgres"
+    top = await db.fetchone("SELECT MAX(seq) AS m FROM papers" if postgres else "SELECT MAX(rowid) AS m FROM papers")
     newest = int(top["m"] or 0) if top else 0
     cat_filter = " AND EXISTS (SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category = ?)" if category else ""
-    found: list[str] = []
-    for floor in ([newest - RECENT_WINDOW, 0] if newest > RECENT_WINDOW else [0]):
-        rows = await db.fetchall(
+    if postgres:  # a weighted tsvector under GIN; the user's words as a web-search query
+        ranked = (
+            "SELECT p.arxiv_id FROM (SELECT arxiv_id, ts_rank('{0.1, 0.1, 0.3, 1.0}', doc, q) AS score"
+            " FROM papers_fts, websearch_to_tsquery('english', ?) q WHERE doc @@ q AND seq > ? ORDER BY score DESC LIMIT ?) f"
+            f" JOIN papers p ON p.arxiv_id = f.arxiv_id WHERE 1 = 1{cat_filter} ORDER BY f.score DESC"
+        )
+        match = " ".join(w.strip('"') for w in match.split())
+    else:
+        ranked = (
             "SELECT p.arxiv_id FROM (SELECT rowid, bm25(papers_fts, 10.0, 1.0, 3.0) AS score FROM papers_fts"
             "  WHERE papers_fts MATCH ? AND rowid > ? ORDER BY score LIMIT ?) f"
-            f" JOIN papers p ON p.rowid = f.rowid WHERE 1 = 1{cat_filter} ORDER BY f.score",
-            [match, floor, limit * (8 if category else 1)] + ([category] if category else []),
+            f" JOIN papers p ON p.rowid = f.rowid WHERE 1 = 1{cat_filter} ORDER BY f.score"
         )
+    found: list[str] = []
+    for floor in ([newest - RECENT_WINDOW, 0] if newest > RECENT_WINDOW else [0]):
+        rows = await db.fetchall(ranked, [match, floor, limit * (8 if category else 1)] + ([category] if category else []))
         found = [r["arxiv_id"] for r in rows][:limit]
         if len(found) >= limit:
             break
@@ -274,7 +294,8 @@ async def record_pick(db: Database, workspace: str, channel: str, day: str, arxi
     """Stores the day's pick unless one exists (two people asking at once get the same paper)."""
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "INSERT OR IGNORE INTO paper_picks (workspace, channel, day, arxiv_id, reason, picked_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO paper_picks (workspace, channel, day, arxiv_id, reason, picked_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (workspace, channel, day, arxiv_id, reason, at),
         )
         return cur.rowcount == 1

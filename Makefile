@@ -17,11 +17,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/careerbot $(ARGS)
 
+# PostgreSQL for the both-engines tests: a throwaway cluster for the run, from Debian's
+# postgresql-common (`apt-get install postgresql`); without it those tests are skipped, saying so.
+PGWRAP := $(shell command -v pg_virtualenv >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+            && echo pg_virtualenv -t -o fsync=off -o synchronous_commit=off -o max_connections=300)
+
 # The suite, then a 30-second soak of the real `careerbot serve` against the local fakes with
 # faults and a SIGKILL (about a minute or two in all; `make test SOAK=` skips it).
 SOAK ?= 30
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PGWRAP) $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(if $(SOAK),$(BIN)/python bench/soak.py --seconds $(SOAK) --kills 1 --check --cleanup)
 
 bench: $(STAMP)

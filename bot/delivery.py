@@ -19,10 +19,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import aiosqlite
@@ -267,6 +270,17 @@ class RateLimiter:
 
 # -- the per-platform queue ------------------------------------------------------------------------
 ProblemListener = Callable[[Problem], Awaitable[None]]
+LEASE_SECONDS = 120.0
+CLAIM_TRIES = 5
+
+
+async def recover(db: Database, platform: str, now: str) -> int:
+    """At start: a SQLite file has one bot process, so whatever it left in flight is ours to
+    resend; on a shared PostgreSQL only posts whose lease ran out are (another process may be
+    sending the rest right now)."""
+    if db.dialect == "sqlite":
+        return await delivery_repo.recover(db, platform)
+    return await delivery_repo.reap(db, platform, now)
 
 
 @dataclass
@@ -280,8 +294,12 @@ class Dispatcher:
     on_problem: list[ProblemListener] = field(default_factory=list)
     concurrency: int = 4
     stats: dict[str, int] = field(default_factory=lambda: {"sent": 0, "rate_limited": 0, "retried": 0, "failed": 0})
+    # How long a claimed post stays ours: past it, a process that died mid-send loses the post
+    # to whichever process reaps it first (longer than any send with its timeouts).
+    lease: float = LEASE_SECONDS
 
     def __post_init__(self) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._claim_lock = asyncio.Lock()
         self._busy: set[str] = set()
         self._wake = asyncio.Event()
@@ -319,17 +337,23 @@ class Dispatcher:
             handled += 1
 
     async def _has_pending(self) -> bool:
-        return await delivery_repo.earliest_pending(self.db, self.platform) is not None
+        return await delivery_repo.has_pending(self.db, self.platform)
 
     async def _claim(self) -> Delivery | None:
         async with self._claim_lock:
-            busy = sorted(self._busy | set(self.limiter.resting_channels()))
-            row = await delivery_repo.next_ready(self.db, self.platform, iso_utc(self.clock.now()), busy)
-            if row is None:
-                return None
-            self._busy.add(row.channel)
-            await delivery_repo.claim(self.db, row.id)
-            return row
+            skip = sorted(self._busy | set(self.limiter.resting_channels()))
+            for _ in range(CLAIM_TRIES):
+                now = self.clock.now()
+                try:
+                    row = await delivery_repo.claim_next(
+                        self.db, self.platform, iso_utc(now), self.owner, iso_utc(now + timedelta(seconds=self.lease)), skip
+                    )
+                except delivery_repo.Contended:  # another process took that channel this instant
+                    continue
+                if row is not None:
+                    self._busy.add(row.channel)
+                return row
+            return None
 
     async def _deliver(self, row: Delivery) -> None:
         target = Target(row.platform, row.workspace, row.channel, row.channel_name, is_user=row.target_kind == "user")
@@ -354,7 +378,7 @@ class Dispatcher:
                 await self._report(target, f"a post was refused: {exc.reason}")
             return
         except Exception as exc:  # transient: network errors, 5xx, timeouts, a transport bug
-            attempts = row.attempts + 1
+            attempts = row.attempts  # the claim counted this attempt
             reason = f"{type(exc).__name__}: {exc}"[:500]
             if attempts >= MAX_ATTEMPTS:
                 self.stats["failed"] += 1
@@ -407,10 +431,11 @@ class Dispatcher:
             await listener(problem)
 
     async def run_forever(self) -> None:
-        await delivery_repo.recover(self.db, self.platform)
+        await recover(self.db, self.platform, iso_utc(self.clock.now()))
         while not self._stopping:
             self._wake.clear()
             try:
+                await delivery_repo.reap(self.db, self.platform, iso_utc(self.clock.now()))
                 await self.drain()
                 earliest = await delivery_repo.earliest_pending(self.db, self.platform)
             except Exception:  # keep sending later rather than dying silently
@@ -510,7 +535,8 @@ class Outbox:
         return True
 
     async def recover(self) -> int:
-        return sum([await delivery_repo.recover(self.db, p) for p in self.dispatchers])
+        now = iso_utc(self.clock.now())
+        return sum([await recover(self.db, p, now) for p in self.dispatchers])
 
     async def _problem(self, problem: Problem) -> None:
         for listener in self.problem_listeners:

@@ -77,13 +77,60 @@ async def insert(
 
 
 async def recover(db: Database, platform: str) -> int:
-    """Rows left 'sending' by a crash go back to the queue; the resend carries the same key."""
+    """Every row left 'sending' goes back to the queue; the resend carries the same key.
+
+    Only for a database one process owns (SQLite): with several processes sharing one, a row
+    in flight may be another's, and only its expired lease frees it (``reap``).
+    """
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "UPDATE deliveries SET status = 'pending', last_error = ? WHERE platform = ? AND status = 'sending'",
+            "UPDATE deliveries SET status = 'pending', last_error = ?, lease_owner = NULL, lease_until = NULL"
+            " WHERE platform = ? AND status = 'sending'",
             (INTERRUPTED, platform),
         )
         return cur.rowcount
+
+
+async def reap(db: Database, platform: str, now: str) -> int:
+    """Rows whose lease ran out (their process died mid-send) go back to the queue."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE deliveries SET status = 'pending', last_error = ?, lease_owner = NULL, lease_until = NULL"
+            " WHERE platform = ? AND status = 'sending' AND (lease_until IS NULL OR lease_until <= ?)",
+            (INTERRUPTED, platform, now),
+        )
+        return cur.rowcount
+
+
+class Contended(Exception):
+    """Another process claimed a post of the same channel at the same moment: look again."""
+
+
+async def claim_next(
+    db: Database, platform: str, now: str, owner: str, lease_until: str, skip: Sequence[str] = ()
+) -> Delivery | None:
+    """Claims the oldest ready row on a channel with nothing in flight, under a lease, in one
+    statement: several processes may claim at once (PostgreSQL's SKIP LOCKED passes over rows
+    another is claiming; the one-in-flight-per-channel index refuses a second post of a busy
+    channel, raised here as ``Contended``). ``attempts`` comes back already counting this one.
+    """
+    extra = f" AND d.channel NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    lock = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
+    sql = (
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_owner = ?, lease_until = ?"
+        " WHERE id = (SELECT d.id FROM deliveries d WHERE d.platform = ? AND d.status = 'pending' AND d.not_before <= ?"
+        f"{extra} AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.status = 'sending' AND s.platform = d.platform"
+        f" AND s.workspace = d.workspace AND s.channel = d.channel) ORDER BY d.id LIMIT 1{lock}) RETURNING *"
+    )
+    try:
+        async with db.transaction() as conn:
+            cur = await conn.execute(sql, (owner, lease_until, platform, now, *skip))
+            row = await cur.fetchone()
+    except Exception as exc:
+        if type(exc).__name__ in ("UniqueViolationError", "IntegrityError"):
+            raise Contended() from exc
+        raise
+    return _delivery(row) if row else None
 
 
 async def next_ready(db: Database, platform: str, now: str, busy: Sequence[str]) -> Delivery | None:
@@ -99,10 +146,18 @@ async def next_ready(db: Database, platform: str, now: str, busy: Sequence[str])
 
 
 async def earliest_pending(db: Database, platform: str) -> str | None:
+    """When there is next something to do: a row coming due, or a lease running out."""
     row = await db.fetchone(
-        "SELECT MIN(not_before) AS t FROM deliveries WHERE platform = ? AND status = 'pending'", (platform,)
+        "SELECT MIN(t) AS t FROM (SELECT MIN(not_before) AS t FROM deliveries WHERE platform = ? AND status = 'pending'"
+        " UNION ALL SELECT MIN(lease_until) AS t FROM deliveries WHERE platform = ? AND status = 'sending') x",
+        (platform, platform),
     )
     return row["t"] if row else None
+
+
+async def has_pending(db: Database, platform: str) -> bool:
+    row = await db.fetchone("SELECT 1 FROM deliveries WHERE platform = ? AND status = 'pending' LIMIT 1", (platform,))
+    return row is not None
 
 
 async def claim(db: Database, delivery_id: int) -> None:
@@ -116,8 +171,8 @@ async def claim(db: Database, delivery_id: int) -> None:
 async def mark_sent(db: Database, delivery_id: int, message_id: str, sent_channel: str, at: str) -> None:
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE deliveries SET status = 'sent', message_id = ?, sent_channel = ?, sent_at = ?, last_error = NULL"
-            " WHERE id = ?",
+            "UPDATE deliveries SET status = 'sent', message_id = ?, sent_channel = ?, sent_at = ?, last_error = NULL,"
+            " lease_owner = NULL, lease_until = NULL WHERE id = ?",
             (message_id, sent_channel, at, delivery_id),
         )
 
@@ -127,14 +182,17 @@ async def release(db: Database, delivery_id: int, not_before: str, error: str | 
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE deliveries SET status = 'pending', not_before = ?, last_error = ?,"
-            " attempts = attempts - ? WHERE id = ?",
+            " attempts = attempts - ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
             (not_before, error, 0 if count_attempt else 1, delivery_id),
         )
 
 
 async def fail(db: Database, delivery_id: int, error: str) -> None:
     async with db.transaction() as conn:
-        await conn.execute("UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?", (error, delivery_id))
+        await conn.execute(
+            "UPDATE deliveries SET status = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (error, delivery_id),
+        )
 
 
 async def fail_target(

@@ -120,6 +120,7 @@ class App:
     # -- running -----------------------------------------------------------------------------
     async def start(self, background: bool = True) -> None:
         """Recovers interrupted sends, catches up on work missed while down, then (optionally) runs loops."""
+        await self.scheduler.recover()
         recovered = await self.outbox.recover()
         if recovered:
             log.warning("%d post(s) were in flight when the bot stopped; resending them with their original keys", recovered)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiosqlite
 
@@ -28,6 +31,8 @@ from bot.storage.db import Database
 from bot.storage.jobs_repo import Job
 
 log = logging.getLogger("careerbot.scheduler")
+# Longer than any job runs (a feed poll gives up after 20 s); past it, a dead process's job runs elsewhere.
+JOB_LEASE = timedelta(minutes=10)
 
 Writer = Callable[[aiosqlite.Connection], Awaitable[None]]
 
@@ -55,7 +60,13 @@ class Scheduler:
         self._stopping = False
         self._wake = asyncio.Event()
         self._loop = BackgroundLoop()
+        # Several processes may share one PostgreSQL database: a job runs under its lease.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         clock.on_tick(self._on_tick)
+
+    async def recover(self) -> int:
+        """At start on SQLite (one process per file): jobs the last run was in the middle of are free."""
+        return await jobs_repo.release_leases(self.db) if self.db.dialect == "sqlite" else 0
 
     def handle(self, kind: str, handler: Handler, background: bool = False) -> None:
         self.handlers[kind] = handler
@@ -94,7 +105,10 @@ class Scheduler:
         ran = 0
         async with self._lock:
             while True:
-                job = await jobs_repo.earliest(self.db, due_by=iso_utc(now), skip=list(self._running))
+                wall = self.clock.now()
+                job = await jobs_repo.claim_due(
+                    self.db, iso_utc(now), iso_utc(wall), self.owner, iso_utc(wall + JOB_LEASE), skip=list(self._running)
+                )
                 if job is None:
                     break
                 at = job.due_at if step else now
@@ -151,7 +165,7 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.run_due(self.clock.now())
-                upcoming = await jobs_repo.earliest(self.db, skip=list(self._running))
+                upcoming = await jobs_repo.earliest(self.db, skip=list(self._running), free_at=iso_utc(self.clock.now()))
             except Exception:  # e.g. the disk filled up: keep the loop alive and try again soon
                 log.exception("scheduler loop failed; retrying in 30 s")
                 await asyncio.sleep(30)

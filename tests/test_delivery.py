@@ -182,7 +182,9 @@ async def test_crash_while_building_the_digest_loses_nothing(db_path: Path, fake
         await app.clock.advance(timedelta(days=1))
     await app.close()
 
-    again, _ = await discord_app(db_path, fake, frozen_clock("2026-01-06T09:05:00+00:00"))
+    # Past the job's 10-minute lease: on PostgreSQL another process could have been running the
+    # job until then; on SQLite the restarted process frees it at once.
+    again, _ = await discord_app(db_path, fake, frozen_clock("2026-01-06T09:11:00+00:00"))
     try:
         await again.start(background=False)
         assert len(fake.in_channel("100")) == 1

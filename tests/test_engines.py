@@ -132,3 +132,26 @@ async def test_processes_started_together_migrate_once(db_path, engine: str) -> 
     finally:
         for db in dbs:
             await db.close()
+
+
+async def test_a_due_job_runs_in_one_process_only(db_path, engine: str) -> None:
+    if engine == "sqlite":
+        pytest.skip("several schedulers share a database only on PostgreSQL")
+    from bot.scheduler import Outcome
+
+    apps = [await create_app(db_path, clock=frozen_clock(START)) for _ in range(3)]
+    ran: list[str] = []
+    try:
+        for app in apps:
+            async def handler(job, at, owner=app.scheduler.owner):  # noqa: ANN001, ANN202
+                ran.append(owner)
+                await asyncio.sleep(0.05)  # long enough for the others to look at the same job
+                return Outcome(next_due=None)
+
+            app.scheduler.handle("once", handler)
+        await apps[0].scheduler.schedule("once", "x", apps[0].clock.now())
+        await asyncio.gather(*(app.scheduler.run_due(app.clock.now()) for app in apps))
+        assert len(ran) == 1, ran
+    finally:
+        for app in apps:
+            await app.close()

@@ -26,9 +26,16 @@ def _job(r) -> Job:  # noqa: ANN001
     return Job(r["id"], r["kind"], r["ref"], datetime.fromisoformat(r["due_at"]), r["attempts"], r["last_error"])
 
 
-async def earliest(db: Database, due_by: str | None = None, skip: Collection[int] = ()) -> Job | None:
-    """The next job (due by ``due_by``), leaving out ``skip`` (jobs already running)."""
-    where, params = [], []
+async def earliest(
+    db: Database, due_by: str | None = None, skip: Collection[int] = (), free_at: str | None = None
+) -> Job | None:
+    """The next job (due by ``due_by``), leaving out ``skip`` (jobs already running here) and,
+    given ``free_at``, jobs another process holds a lease on at that instant."""
+    where: list[str] = []
+    params: list[object] = []
+    if free_at is not None:
+        where.append("(lease_until IS NULL OR lease_until <= ?)")
+        params.append(free_at)
     if due_by is not None:
         where.append("due_at <= ?")
         params.append(due_by)
@@ -38,6 +45,31 @@ async def earliest(db: Database, due_by: str | None = None, skip: Collection[int
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     row = await db.fetchone(f"SELECT * FROM jobs{clause} ORDER BY due_at, id LIMIT 1", params)
     return _job(row) if row else None
+
+
+async def claim_due(
+    db: Database, due_by: str, now: str, owner: str, lease_until: str, skip: Collection[int] = ()
+) -> Job | None:
+    """Takes the next due job no other process is running, under a lease, in one statement
+    (PostgreSQL's SKIP LOCKED passes over a job another process is claiming this instant)."""
+    extra = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    lock = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = (SELECT id FROM jobs"
+            f" WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?){extra} ORDER BY due_at, id LIMIT 1{lock})"
+            " RETURNING *",
+            (owner, lease_until, due_by, now, *skip),
+        )
+        row = await cur.fetchone()
+    return _job(row) if row else None
+
+
+async def release_leases(db: Database) -> int:
+    """At start on a database one process owns (SQLite): whatever it was running when it stopped is free."""
+    async with db.transaction() as conn:
+        cur = await conn.execute("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
+        return cur.rowcount
 
 
 async def get(db: Database, kind: str, ref: str) -> Job | None:
@@ -69,11 +101,16 @@ async def delete_id(conn: aiosqlite.Connection, job_id: int) -> None:
 
 
 async def reschedule(conn: aiosqlite.Connection, job_id: int, due_at: str) -> None:
-    await conn.execute("UPDATE jobs SET due_at = ?, attempts = 0, last_error = NULL WHERE id = ?", (due_at, job_id))
+    await conn.execute(
+        "UPDATE jobs SET due_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        (due_at, job_id),
+    )
     await notify_work(conn)
 
 
 async def failed(conn: aiosqlite.Connection, job_id: int, retry_at: str, error: str) -> None:
     await conn.execute(
-        "UPDATE jobs SET due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?", (retry_at, error, job_id)
+        "UPDATE jobs SET due_at = ?, attempts = attempts + 1, last_error = ?, lease_owner = NULL, lease_until = NULL"
+        " WHERE id = ?",
+        (retry_at, error, job_id),
     )

@@ -3,7 +3,9 @@ driven by the console's :tick, channel and DM alerts, dedupe across lists, closi
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from bot.config import load_config
 from bot.models import Role
 from commands import create_app
 from tests.fakes.feed_server import FeedServer
+
+pytestmark = pytest.mark.both_engines
 
 JOBS = Path(__file__).resolve().parent / "fixtures" / "jobs"
 LISTINGS: list[dict[str, Any]] = json.loads((JOBS / "simplify_listings_2024-11-15.json").read_bytes())
@@ -245,3 +249,17 @@ async def test_a_closing_that_cannot_be_edited_in_is_named_in_the_next_digest(jo
     assert [p["kind"] for p in posts] == ["digest-1"]  # no edit, no re-send: the digest says it
     assert "Closed since they were posted here: Two Sigma — Software Engineering Internship" in posts[0]["reply"]["text"]
     assert [p["kind"] for p in await tick(mod, "1d")] == []  # said once
+
+
+async def test_two_bots_sharing_a_database_add_alerts_at_once(db_path: Path) -> None:
+    """Two careerbot processes on one database: people adding alerts at the same moment all get one, numbered apart."""
+    apps = [await make_app(db_path), await make_app(db_path)]
+    try:
+        people = [ConsoleSession(app, user=name) for app, name in zip(apps * 3, ["ada", "bob", "cy", "dee", "eve", "fay"])]
+        replies = await asyncio.gather(*(say(p, "/alerts add remote") for p in people))
+        added = [re.match(r"Alert #(\d+) added", r["text"]) for r in replies]
+        assert all(added), [r["text"] for r in replies]
+        assert sorted(int(m.group(1)) for m in added) == [1, 2, 3, 4, 5, 6]
+    finally:
+        for app in apps:
+            await app.close()

@@ -17,6 +17,8 @@ from bot.models import Actor, Place, Role
 from commands import create_app
 from commands.studygroups.streaks import Pause, ScheduleSpan, compute
 
+pytestmark = pytest.mark.both_engines
+
 LA, TOKYO, KATHMANDU = "America/Los_Angeles", "Asia/Tokyo", "Asia/Kathmandu"  # UTC−8 (−7 in summer), +9, +5:45
 CHANNEL = Place("console", "club", "study", "study")
 
@@ -87,8 +89,8 @@ def _streak(text: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_streak_table(case: Case, tmp_path: Path) -> None:
-    app = await create_app(tmp_path / "s.db", clock=frozen_clock(case.start))
+async def test_streak_table(case: Case, db_path: Path) -> None:
+    app = await create_app(db_path, clock=frozen_clock(case.start))
     mod = Actor("console:olive", "olive", Role.MODERATOR)
     ada = Actor("console:ada", "ada")
     try:

@@ -4,6 +4,7 @@ the chart — with the clock moved, never slept."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -17,12 +18,14 @@ from bot.clock import frozen_clock
 from bot.models import Role
 from commands import create_app
 
+pytestmark = pytest.mark.both_engines
+
 START = "2027-03-01T09:00:00+00:00"  # a Monday
 
 
 @pytest.fixture
-async def sg_app(tmp_path: Path):
-    app = await create_app(tmp_path / "sg.db", clock=frozen_clock(START))
+async def sg_app(db_path: Path):
+    app = await create_app(db_path, clock=frozen_clock(START))
     yield app
     await app.close()
 
@@ -166,6 +169,31 @@ async def test_archive_is_for_the_owner_or_moderators(sg_app: App) -> None:
     assert await tick(bob, "7d") == []  # no prompts or summaries for an archived group
 
 
+async def test_goal_and_leave(sg_app: App) -> None:
+    ada, bob = await group_of_two(sg_app)
+    assert "Only ada or a moderator can change lc-grind's goal" in text(await say(bob, "/studygroup goal lc-grind nothing"))
+    assert "lc-grind's goal is now: one hard a day" in text(await say(ada, "/studygroup goal lc-grind one hard a day"))
+    assert "Goal: one hard a day" in text(await say(bob, "/studygroup info lc-grind"))
+    assert "You left lc-grind" in text(await say(bob, "/studygroup leave lc-grind"))
+    assert "lc-grind (1 members)" in text(await say(ada, "/studygroup info lc-grind"))
+    assert "You're not in a study group yet" in text(await say(bob, "/checkin did stuff"))
+
+
+async def test_two_bots_sharing_a_database_create_groups_at_once(db_path: Path) -> None:
+    """Two careerbot processes on one database: groups created at the same moment all exist, each with its own members."""
+    apps = [await create_app(db_path, clock=frozen_clock(START)) for _ in range(2)]
+    try:
+        names = ["g1", "g2", "g3", "g4", "g5", "g6"]
+        owners = [session(app, f"owner-{name}") for app, name in zip(apps * 3, names)]
+        made = await asyncio.gather(*(say(o, f"/studygroup create {name} daily") for o, name in zip(owners, names)))
+        assert all("created" in text(r) for r in made), [text(r) for r in made]
+        listing = text(await say(session(apps[0], "zed"), "/studygroup list"))
+        assert all(f"**{name}** · 1 members" in listing for name in names), listing
+    finally:
+        for app in apps:
+            await app.close()
+
+
 # -- /me ---------------------------------------------------------------------------------------------
 async def test_me_show_set_and_the_cascade(sg_app: App) -> None:
     mod = session(sg_app, "olive", Role.MODERATOR)
@@ -297,10 +325,10 @@ async def test_chart_is_a_png_saved_by_the_console(sg_app: App, tmp_path: Path) 
     assert "lc-grind, all members: 3 check-ins" in group[-1]["reply"]["text"]
 
 
-async def test_the_month_scenario_replays_exactly(tmp_path: Path) -> None:
+async def test_the_month_scenario_replays_exactly(db_path: Path, tmp_path: Path) -> None:
     """tests/fixtures/scenarios/studygroup-month.txt: Los Angeles (DST on 14 Mar) and Tokyo, a pause, a forgiven miss."""
     scenario = Path(__file__).resolve().parent / "fixtures" / "scenarios" / "studygroup-month.txt"
-    app = await create_app(tmp_path / "month.db", clock=frozen_clock("2027-03-01T11:00:00+00:00"))
+    app = await create_app(db_path, clock=frozen_clock("2027-03-01T11:00:00+00:00"))
     try:
         console = ConsoleSession(app, user="ada", files_dir=tmp_path / "files")
         outputs: list[dict[str, Any]] = []

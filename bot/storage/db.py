@@ -84,6 +84,13 @@ def bundled_migrations(dialect: str = "sqlite") -> list[Migration]:
     return found
 
 
+async def serialize_ids(conn: Conn, table: str) -> None:
+    """Makes "MAX(id) + 1, then insert" safe across processes: on PostgreSQL, one transaction at a
+    time per table and schema (released at commit or rollback); on SQLite, the writer's lock does it."""
+    if getattr(conn, "dialect", "sqlite") == "postgres":
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ?))", (f":careerbot:ids:{table}",))
+
+
 class Database:
     """SQLite: one shared connection, one transaction style; the other engine has the same methods."""
 

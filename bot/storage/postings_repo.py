@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.db import Database
+from bot.storage.db import Database, serialize_ids
 
 
 def join_terms(values: Iterable[str]) -> str:
@@ -169,7 +169,7 @@ async def refresh_state(conn: aiosqlite.Connection, posting_id: str, now: str) -
     if is_active != bool(old[0]) or url != old[1]:
         await conn.execute(
             "UPDATE postings SET active = ?, url = ?, changed_at = ?, last_seen = ?,"
-            " closed_at = CASE WHEN ? THEN NULL ELSE COALESCE(closed_at, ?) END WHERE id = ?",
+            " closed_at = CASE WHEN ? = 1 THEN NULL ELSE COALESCE(closed_at, ?) END WHERE id = ?",
             (1 if is_active else 0, url, now, now, 1 if is_active else 0, now, posting_id),
         )
     return bool(old[0]), is_active
@@ -205,7 +205,12 @@ def _alert(r: Any) -> Alert:
 
 
 async def next_alert_id(conn: aiosqlite.Connection) -> int:
-    """Ids come from the app (portable): one more than the largest, inside the writer's transaction."""
+    """Ids come from the app (portable): one more than the largest, inside the writer's transaction.
+
+    SQLite's ``BEGIN IMMEDIATE`` already keeps writers apart; on PostgreSQL several processes may
+    add alerts at once, so they take turns on an advisory lock held until the transaction ends.
+    """
+    await serialize_ids(conn, "alerts")
     cur = await conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts")
     return int((await cur.fetchone())[0])
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.db import Database
+from bot.storage.db import Database, serialize_ids
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ async def forget_settings(conn: aiosqlite.Connection, user_id: str) -> int:
 
 # -- groups ------------------------------------------------------------------------------------
 async def next_group_id(conn: aiosqlite.Connection) -> int:
+    """One more than the largest id, taking turns with other processes on PostgreSQL (see serialize_ids)."""
+    await serialize_ids(conn, "study_groups")
     cur = await conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM study_groups")
     row = await cur.fetchone()
     return int(row[0])

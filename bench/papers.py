@@ -25,6 +25,7 @@ import feedparser  # noqa: E402
 from bot.clock import frozen_clock, iso_utc  # noqa: E402
 from bot.models import Actor, Place, Role  # noqa: E402
 from bot.storage import papers_repo, sources_repo  # noqa: E402
+from bot.storage.db import Database  # noqa: E402
 from bot.app import App  # noqa: E402
 from commands import create_app  # noqa: E402
 from feeds.papers import parse_arxiv_api, parse_arxiv_rss, parse_hf_daily  # noqa: E402
@@ -58,9 +59,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def fill(app: App, count: int) -> None:
+async def fill(db: Database, count: int, quiet: bool = False) -> None:
     """50,000 papers made from the real samples: new ids, varied titles, spread over 60 days
-    (about 830 a day, far more than a day of cs.LG + cs.CL), about one in seven with HF signals."""
+    (about 830 a day, far more than a day of cs.LG + cs.CL), about one in seven with HF signals.
+    The same papers every time (bench/search_overlap.py stores them on both engines)."""
     rng = random.Random(5)
     base = parse_arxiv_api(API_100.read_bytes()).items + parse_arxiv_rss(RSS.read_bytes()).items
     hf = parse_hf_daily(HF.read_bytes()).items
@@ -69,7 +71,7 @@ async def fill(app: App, count: int) -> None:
     now = iso_utc(datetime.now(timezone.utc))
     started = time.perf_counter()
     for start in range(0, count, 1000):
-        async with app.db.transaction() as conn:
+        async with db.transaction() as conn:
             for n in range(start, min(count, start + 1000)):
                 day = TODAY - timedelta(days=n % 60)
                 src = hf[n % len(hf)] if n % 7 == 0 else base[n % len(base)]  # ~14% also on Hugging Face
@@ -90,7 +92,8 @@ async def fill(app: App, count: int) -> None:
                     announced_on=day.isoformat() if item.source != "hf-daily" else None,
                 )
     took = time.perf_counter() - started
-    print(f"stored {count:,} papers in {took:.1f} s ({count / took:,.0f}/s)")
+    if not quiet:
+        print(f"stored {count:,} papers in {took:.1f} s ({count / took:,.0f}/s)")
 
 
 async def latency(app: App, queries: int) -> None:
@@ -138,7 +141,7 @@ async def main(count: int, queries: int, repeat: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="careerbot-papers-"))
     app = await create_app(workdir / "papers.db", clock=frozen_clock(f"{TODAY}T12:00:00+00:00"))
     try:
-        await fill(app, count)
+        await fill(app.db, count)
         # Some search queries find too little locally and would ask arXiv: point the API at a
         # closed local port so the figure measures our side, with the fetch failing at once.
         app.config = replace(app.config, arxiv_api_url="http://127.0.0.1:9/api/query")

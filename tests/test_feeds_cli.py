@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-
+pytestmark = pytest.mark.both_engines
 
 
 async def careerbot(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -67,11 +67,11 @@ async def test_preview_refuses_what_is_not_a_feed(server, setup, reason) -> None
     assert code == 1 and reason in err and out == ""
 
 
-async def test_refresh_runs_every_source_once(server, tmp_path: Path) -> None:
+async def test_refresh_runs_every_source_once(server, db_path: Path) -> None:
     server.serve_fixture("/hf", "daily_papers_2026-08-21_reserialized.json")
     env = {"CAREERBOT_HF_PAPERS_URL": server.base_url + "/hf", "CAREERBOT_ARXIV_API_URL": server.base_url + "/api",
            "CAREERBOT_ARXIV_RSS_URL": server.base_url + "/rss", "CAREERBOT_PWC_API_URL": server.base_url + "/pwc"}
-    db = str(tmp_path / "r.db")
+    db = str(db_path)  # a file, or a postgresql:// URL: the same command for either engine
     code, out, err = await careerbot("feeds", "refresh", "--db", db, env=env)
     lines = out.splitlines()
     assert lines[0] == "hf-daily: ok, 68 item(s), 17 new", out  # three days and trending, 17 papers in all

@@ -12,6 +12,8 @@ import random
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.clock import frozen_clock, iso_utc
 from bot.models import Place
@@ -20,6 +22,8 @@ from commands import create_app
 from commands.papers import todays_pick
 from commands.papers.pick import choose
 from feeds.papers import Paper
+
+pytestmark = pytest.mark.both_engines
 
 START = date(2026, 3, 2)  # a Monday
 HOLIDAY_START = START + timedelta(days=14)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +15,14 @@ from bot.app import App
 from bot.clock import frozen_clock
 from bot.config import load_config
 from bot.models import Role
-from bot.storage import sources_repo
+from bot.storage import papers_repo, sources_repo
 from commands import create_app
 from commands.papers import service
 from feeds.fetch import Fetcher, Politeness
 from tests.fakes.fake_time import FakeTime
 from tests.fakes.feed_server import FIXTURES, FeedServer
+
+pytestmark = pytest.mark.both_engines
 
 RSS = "quant-ph_2025-04-28.xml"
 HF = "daily_papers_2026-08-21_reserialized.json"
@@ -171,6 +174,13 @@ async def test_search_local_first_then_arxiv(papers_app, server) -> None:
     local = await say(session, "/paper search deep learning testing")
     assert local["text"].count("/paper ") >= 3
     assert len(server.hits("/api/query")) == 1  # enough locally: arXiv not asked again
+    # Words, never operators, on either engine: "or" does not widen the search to either word.
+    either = await say(session, "/paper search learning or testing")
+    shown = re.findall(r"/paper (\S+)$", either["text"], re.MULTILINE)
+    assert len(shown) >= 3 and len(server.hits("/api/query")) == 1
+    for arxiv_id in shown:
+        paper = await papers_repo.get(papers_app.db, arxiv_id)
+        assert paper and "learn" in f"{paper.title} {paper.abstract}".lower(), paper
     narrowed = await say(session, "/paper search testing cs.SE")
     assert "in cs.SE" in narrowed["text"]
     assert "Give some words" in (await say(session, "/paper search !!! ???"))["text"]

@@ -71,6 +71,7 @@ async def _attach(db: Database, papers: list[StoredPaper]) -> list[StoredPaper]:
         ):
             by_id[r["arxiv_id"]].categories.append(r["category"])
     for p in papers:  # the primary category first, as arXiv lists it
+        p.categories.sort()  # by code point, as SQLite's BINARY: a PostgreSQL collation may differ
         if p.primary_category in p.categories:
             p.categories.remove(p.primary_category)
             p.categories.insert(0, p.primary_category)
@@ -186,6 +187,9 @@ def fts_query(text: str) -> str | None:
     return " ".join('"' + w.replace('"', "") + '"' for w in words)
 
 
+# PostgreSQL's stand-in for bm25(papers_fts, 10.0, 1.0, 3.0): weights are {D, C, B, A} =
+# {unused, abstract, authors, title}; bench/search_overlap.py measures how far they agree.
+PG_RANK = "ts_rank_cd('{0.1, 0.1, 0.3, 1.0}', doc, q, 2)"
 RECENT_WINDOW = 10_000  # rank within the newest papers first; the whole store only if that finds too few
 
 
@@ -203,11 +207,17 @@ async def search(db: Database, query: str, category: str | None, limit: int) -> 
     top = await db.fetchone("SELECT MAX(seq) AS m FROM papers" if postgres else "SELECT MAX(rowid) AS m FROM papers")
     newest = int(top["m"] or 0) if top else 0
     cat_filter = " AND EXISTS (SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category = ?)" if category else ""
-    if postgres:  # a weighted tsvector under GIN; the user's words as a web-search query
+    if postgres:
+        # A weighted tsvector under GIN. The words go to plainto_tsquery: all required, no
+        # operators, as the quoted FTS5 query (websearch_to_tsquery read "or" as OR and a
+        # leading "-" as NOT). Ranked like bm25 as far as ts_rank_cd goes: title/authors/
+        # abstract weighted 10:3:1, divided by the document's length (flag 2); ties go to
+        # the newer paper. English stop words are not indexed: "the" alone matches nothing.
         ranked = (
-            "SELECT p.arxiv_id FROM (SELECT arxiv_id, ts_rank('{0.1, 0.1, 0.3, 1.0}', doc, q) AS score"
-            " FROM papers_fts, websearch_to_tsquery('english', ?) q WHERE doc @@ q AND seq > ? ORDER BY score DESC LIMIT ?) f"
-            f" JOIN papers p ON p.arxiv_id = f.arxiv_id WHERE 1 = 1{cat_filter} ORDER BY f.score DESC"
+            f"SELECT p.arxiv_id FROM (SELECT arxiv_id, seq, {PG_RANK} AS score"
+            " FROM papers_fts, plainto_tsquery('english', ?) q WHERE doc @@ q AND seq > ?"
+            " ORDER BY score DESC, seq DESC LIMIT ?) f"
+            f" JOIN papers p ON p.arxiv_id = f.arxiv_id WHERE 1 = 1{cat_filter} ORDER BY f.score DESC, f.seq DESC"
         )
         match = " ".join(w.strip('"') for w in match.split())
     else:
@@ -239,7 +249,9 @@ async def candidates(
     holes = ",".join("?" * len(cats))
     when = "p.hf_day >= ?" if hf_only else "p.announced_on >= ? AND p.announce_type = 'new'"
     # HF lists are a few dozen papers a day; announcements can be thousands: keep the newest.
-    tail = "" if hf_only else " ORDER BY p.announced_on DESC, p.published DESC LIMIT 500"
+    # (SQLite sorts NULLs as smallest, so last here; PostgreSQL would put them first.)
+    nulls_last = " NULLS LAST" if db.dialect == "postgres" else ""
+    tail = "" if hf_only else f" ORDER BY p.announced_on DESC, p.published DESC{nulls_last} LIMIT 500"
     rows = await db.fetchall(
         f"SELECT p.* FROM papers p WHERE {when} AND EXISTS ("
         f" SELECT 1 FROM paper_categories c WHERE c.arxiv_id = p.arxiv_id AND c.category IN ({holes})){tail}",
@@ -259,9 +271,13 @@ async def latest_signals(db: Database, ids: Sequence[str]) -> dict[str, tuple[in
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         holes = ",".join("?" * len(chunk))
+        # The row holding each paper's newest ``at`` (unique per paper and source: the key), found
+        # by a correlated MAX on the key's index; SQLite's bare-column GROUP BY is not portable.
         rows = await db.fetchall(
-            "SELECT arxiv_id, upvotes, MAX(at) AS at FROM paper_signals"
-            f" WHERE source = 'hf-daily' AND upvotes IS NOT NULL AND arxiv_id IN ({holes}) GROUP BY arxiv_id",
+            "SELECT s.arxiv_id, s.upvotes, s.at FROM paper_signals s"
+            f" WHERE s.source = 'hf-daily' AND s.upvotes IS NOT NULL AND s.arxiv_id IN ({holes})"
+            " AND s.at = (SELECT MAX(t.at) FROM paper_signals t"
+            "  WHERE t.arxiv_id = s.arxiv_id AND t.source = 'hf-daily' AND t.upvotes IS NOT NULL)",
             chunk,
         )
         out.update({r["arxiv_id"]: (int(r["upvotes"]), r["at"]) for r in rows})

@@ -47,7 +47,13 @@ async def all_sources(db: Database, feature: str | None = None) -> list[Source]:
         rows = await db.fetchall("SELECT * FROM feed_sources ORDER BY name")
     else:
         rows = await db.fetchall("SELECT * FROM feed_sources WHERE feature = ? ORDER BY name", (feature,))
-    return [_source(r) for r in rows]
+    return _by_name([_source(r) for r in rows])
+
+
+def _by_name(sources: list[Source]) -> list[Source]:
+    """By code point, as SQLite's BINARY collation sorts; a PostgreSQL database's collation may
+    not (en_US ignores case and punctuation), and these lists are shown to moderators."""
+    return sorted(sources, key=lambda s: s.name)
 
 
 async def get(db: Database, name: str) -> Source | None:
@@ -92,8 +98,8 @@ async def ok(
     await conn.execute(
         "UPDATE feed_sources SET status = 'ok', last_success = ?, failures = 0, failing_since = NULL, items_last = ?,"
         " etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), items_total = items_total + ?,"
-        " baseline_at = CASE WHEN ? THEN COALESCE(baseline_at, ?) ELSE baseline_at END WHERE name = ?",
-        (at, items, etag, last_modified, added, 1 if baseline else 0, at, name),
+        " baseline_at = CASE WHEN ? = 1 THEN COALESCE(baseline_at, ?) ELSE baseline_at END WHERE name = ?",
+        (at, items, etag, last_modified, added, 1 if baseline else 0, at, name),  # "? = 1": PostgreSQL wants a boolean after WHEN
     )
 
 
@@ -133,7 +139,7 @@ async def for_workspace(db: Database, workspace: str) -> list[Source]:
         "SELECT s.* FROM feed_sources s JOIN workspace_sources w ON w.source = s.name WHERE w.workspace = ? ORDER BY s.name",
         (workspace,),
     )
-    return [_source(r) for r in rows]
+    return _by_name([_source(r) for r in rows])
 
 
 async def workspaces_of(conn: aiosqlite.Connection, source: str) -> list[str]:

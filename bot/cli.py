@@ -20,7 +20,7 @@ from typing import Any
 from bot import __version__
 from bot.adapters import AdapterError
 from bot.clock import Clock
-from bot.config import Config, ConfigError, load_config, secrets_of
+from bot.config import Config, ConfigError, check_db_target, is_db_url, load_config, secrets_of
 from bot.logs import configure_logging
 from bot.models import Actor, Place, Reply, Role
 from bot.storage.db import StorageError
@@ -65,7 +65,10 @@ def _guild_id(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: the option may come before or after the subcommand without one erasing the other.
-    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="SQLite database file (default: $CAREERBOT_DB or ./careerbot.db)")
+    common.add_argument(
+        "--db", metavar="PATH", default=argparse.SUPPRESS,
+        help="SQLite database file or postgresql:// URL (default: $CAREERBOT_DB or ./careerbot.db)",
+    )
     common.add_argument("--env-file", metavar="FILE", default=argparse.SUPPRESS, help="read settings from this .env file (default: .env)")
 
     parser = argparse.ArgumentParser(
@@ -109,12 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="what is configured and whether it is healthy (safe while the bot runs)")
 
-    db_cmd = sub.add_parser("db", parents=[common], help="back up or check the database file")
+    db_cmd = sub.add_parser("db", parents=[common], help="back up, check or copy the database")
     db_sub = db_cmd.add_subparsers(dest="db_cmd", metavar="ACTION", required=True)
     db_backup = db_sub.add_parser("backup", parents=[common], help="a consistent copy, safe while the bot runs")
     db_backup.add_argument("path", help="where to write the copy (a new file, or a folder)")
     db_backup.add_argument("--force", action="store_true", help="replace the file if it exists")
     db_sub.add_parser("check", parents=[common], help="integrity, foreign keys and migration state (read-only)")
+    db_copy = db_sub.add_parser(
+        "copy", parents=[common],
+        help="copy every table into another, empty database (SQLite file <-> postgresql:// URL)",
+    )
+    db_copy.add_argument("--to", dest="target", metavar="TARGET", required=True,
+                         help="a new SQLite file or an empty PostgreSQL database, as a postgresql:// URL")
 
     advice = sub.add_parser("advice", parents=[common], help="print the best advice entries for a question")
     advice.add_argument("question", help='the question, in quotes (or "report": what was refused or voted down)')
@@ -142,8 +151,15 @@ def _console_log_file(args: argparse.Namespace, config: Config) -> Path | None:
     """An interactive console logs to careerbot.log beside the database, never between replies."""
     console = args.cmd == "console" or (args.cmd in (None, "run") and not config.platforms)
     if console and not getattr(args, "lines", None) and sys.stdin.isatty():
-        return Path(config.db_path).expanduser().resolve().parent / "careerbot.log"
+        return _beside_database(config) / "careerbot.log"
     return None
+
+
+def _beside_database(config: Config) -> Path:
+    """Where local files go: next to an SQLite file, or here when the database is a server."""
+    if is_db_url(config.db_path):
+        return Path.cwd()
+    return Path(config.db_path).expanduser().resolve().parent
 
 
 async def _open_app(config: Config, clock: Clock | None = None):  # noqa: ANN202
@@ -178,7 +194,7 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
     # --now replays a scenario exactly: the clock stands at that instant and moves only with :tick.
     now, files_arg = getattr(args, "now", None), getattr(args, "files", None)  # `careerbot run` has neither
     app = await _open_app(config, Clock(start=now) if now else None)
-    files = Path(files_arg) if files_arg else Path(config.db_path).resolve().parent / "careerbot-files"
+    files = Path(files_arg) if files_arg else _beside_database(config) / "careerbot-files"
     try:
         session = ConsoleSession(app, user=args.user, role=args.role, sink=show, files_dir=files)
         # Scripted runs (-c) move time only with :tick; an interactive console also runs the
@@ -198,7 +214,7 @@ async def cmd_console(args: argparse.Namespace, config: Config) -> int:
                 pass
             print(
                 f"careerbot console — you are {session.actor.name} ({session.actor.role.label}) in "
-                f"{session.place.label}, database {config.db_path}.\n"
+                f"{session.place.label}, database {config.db_label}.\n"
                 "Type /help for commands, :help for console controls, :quit to leave. "
                 f"Logs go to {_console_log_file(args, config)}.\n"
             )
@@ -373,22 +389,43 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 async def cmd_db(args: argparse.Namespace, config: Config) -> int:
-    """Works on the file with plain sqlite3 in a thread: never migrates, safe beside a running bot."""
+    """backup/check never migrate (safe beside a running bot); copy fills a new, empty database."""
     from bot.storage import maintenance
 
+    if args.db_cmd == "copy":
+        return await _db_copy(args, config)
     if args.db_cmd == "backup":
+        if is_db_url(config.db_path):
+            raise CliError(maintenance.PG_BACKUP_HINT)
         report = await asyncio.to_thread(maintenance.backup, config.db_path, args.path, args.force)
         print(f"Backed up {config.db_path} to {report.path} ({report.size_bytes / 1e6:.1f} MB, checked: OK).")
         return 0
-    report = await asyncio.to_thread(maintenance.check, config.db_path)
+    report = await maintenance.check_database(config.db_path)
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
+
+
+async def _db_copy(args: argparse.Namespace, config: Config) -> int:
+    from bot.config import db_label
+    from bot.storage.copy import copy_database
+
+    target = check_db_target(args.target.strip(), "--to")
+    print(f"Copying {config.db_label} to {db_label(target)} …", flush=True)
+    result = await copy_database(config.db_path, target)
+    width = max((len(name) for name in result.counts), default=10)
+    for name, n in sorted(result.counts.items()):
+        print(f"  {name:<{width}}  {n:>8}")
+    print(
+        f"Copied {result.total} rows in {len(result.counts)} tables; the paper search index was rebuilt for "
+        f"{result.indexed} papers. Point CAREERBOT_DB at {db_label(target)} to use it."
+    )
+    return 0
 
 
 async def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from bot.status import collect
 
-    status = await asyncio.to_thread(collect, config, datetime.now(timezone.utc))
+    status = await collect(config, datetime.now(timezone.utc))
     print("\n".join(status.lines))
     if status.problems:
         print("\nNeeds attention:\n" + "\n".join(f"- {p}" for p in status.problems))
@@ -431,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(env_file=getattr(args, "env_file", ".env"))
         if getattr(args, "db", None):
-            config = Config(**{**config.__dict__, "db_path": args.db})
+            config = Config(**{**config.__dict__, "db_path": check_db_target(args.db, "--db")})
         configure_logging(config.log_level, config.log_format, secrets_of(config), _console_log_file(args, config))
         handler = {
             "console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds, "serve": cmd_serve, "discord": cmd_discord,

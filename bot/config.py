@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -44,7 +45,9 @@ class Secret:
 
 @dataclass(frozen=True)
 class Config:
-    db_path: str
+    # A file path, or a postgresql:// URL whose password must never be shown: repr leaves it
+    # out, and messages show ``db_label`` instead.
+    db_path: str = field(repr=False)
     log_level: str
     discord_token: Secret | None
     slack_bot_token: Secret | None
@@ -72,6 +75,11 @@ class Config:
     http_host: str = "0.0.0.0"
 
     @property
+    def db_label(self) -> str:
+        """The database as it may be shown: a file path, or the URL without its password."""
+        return db_label(self.db_path)
+
+    @property
     def platforms(self) -> list[str]:
         """Which platform adapters have the credentials they need."""
         found = []
@@ -97,9 +105,7 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     if log_format not in LOG_FORMATS:
         raise ConfigError(f"CAREERBOT_LOG_FORMAT={log_format[:20]!r} is not valid; use text or json.")
 
-    db_path = values.get("CAREERBOT_DB", "").strip() or "careerbot.db"
-    if "\x00" in db_path:
-        raise ConfigError("CAREERBOT_DB contains a NUL character; give a plain file path.")
+    db_path = check_db_target(values.get("CAREERBOT_DB", "").strip() or "careerbot.db", "CAREERBOT_DB")
 
     def secret(name: str, prefix: str | None = None) -> Secret | None:
         raw = values.get(name, "").strip()
@@ -170,7 +176,63 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     )
 
 
+def is_db_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def db_label(target: str) -> str:
+    """A database as it may be shown in a message or a log line: never a URL's password
+    (``postgresql://bot:***@db/careerbot``), but its other settings (``?search_path=…``) kept."""
+    if not is_db_url(target):
+        return target
+    from bot.storage.postgres import redact_url
+
+    try:
+        parts = urlsplit(target)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if "pass" not in k.lower()]
+        base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    except ValueError:
+        return redact_url(target)
+    return redact_url(base) + (f"?{urlencode(query)}" if query else "")
+
+
+def check_db_target(target: str, name: str) -> str:
+    """A database file path or postgresql:// URL, checked before anything connects to it.
+
+    A mistyped URL is reported with its password masked (``db_label``): error messages end up
+    in terminals, logs and bug reports.
+    """
+    if "\x00" in target:
+        raise ConfigError(f"{name} contains a NUL character; give a plain file path or a postgresql:// URL.")
+    if not is_db_url(target):
+        if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.IGNORECASE):
+            scheme = target.split(":", 1)[0]
+            raise ConfigError(f"{name} is a {scheme}:// URL; careerbot stores its data in an SQLite file or PostgreSQL "
+                              "(postgresql://user:password@host/database).")
+        return target
+    shown = db_label(target)
+    try:
+        parts = urlsplit(target)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number from 0 to 65535
+    except ValueError:
+        raise ConfigError(f"{name}={shown} is not a usable PostgreSQL URL: the port must be a number from 1 to 65535; "
+                          "write postgresql://user:password@host:5432/database (special characters in the password "
+                          "%-encoded).") from None
+    if any(ch.isspace() for ch in target):
+        raise ConfigError(f"{name}={shown} contains whitespace; %-encode it (a space is %20).")
+    return target
+
+
 def secrets_of(config: Config) -> list[str]:
-    """Every secret value the config holds, for the log redactor."""
+    """Every secret value the config holds, for the log redactor (a database URL's password too)."""
     found = [config.discord_token, config.slack_bot_token, config.slack_app_token, config.slack_signing_secret]
-    return [s.reveal() for s in found if s]
+    out = [s.reveal() for s in found if s]
+    if is_db_url(config.db_path):
+        try:
+            parts = urlsplit(config.db_path)
+            given = [parts.password] + [v for k, v in parse_qsl(parts.query) if k == "password"]
+        except ValueError:
+            given = []
+        for password in filter(None, given):
+            out += [password, unquote(password)]  # as written in the URL, and as sent to the server
+    return out

@@ -90,7 +90,7 @@ class Server:
                 pass
         await self.start()
         names = ", ".join(self.adapters) or "no platform"
-        log.warning("careerbot is serving %s (database %s); Ctrl-C or SIGTERM stops it", names, self.config.db_path)
+        log.warning("careerbot is serving %s (database %s); Ctrl-C or SIGTERM stops it", names, self.config.db_label)
         try:
             await stop.wait()
         finally:

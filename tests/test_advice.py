@@ -8,6 +8,8 @@ from commands.advice import service
 from commands.advice.search import AdviceIndex
 from bot.storage.advice_repo import Entry
 
+pytestmark = pytest.mark.both_engines  # run on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 @pytest.mark.parametrize(
     "question, topic",

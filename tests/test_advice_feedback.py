@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.adapters.console import ConsoleSession
 from bot.app import App
 from bot.models import Role
 from commands import create_app
 from tests.conftest import subprocess_env
+
+pytestmark = pytest.mark.both_engines  # run on SQLite and on PostgreSQL (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parent.parent
 

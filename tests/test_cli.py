@@ -147,3 +147,39 @@ def test_ctrl_c_at_the_console_prompt_leaves_at_once_with_status_0(tmp_path: Pat
     assert proc.wait(timeout=10) == 0
     assert "Traceback" not in proc.stderr.read()
     proc.stdin.close()
+
+
+def _postgres_with_password(password: str) -> str | None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.conftest import postgres_url
+
+    url = postgres_url()
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    netloc = f"{parts.username or 'postgres'}:{password}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+@pytest.mark.parametrize("case", ["wrong password", "nothing listening", "port out of range"])
+def test_a_bad_database_url_is_a_short_error_without_its_password(tmp_path: Path, case: str):
+    secret = "Sup3r-Secret-Pw"
+    if case == "wrong password":
+        url = _postgres_with_password(secret)
+        if url is None:
+            from tests.conftest import NO_POSTGRES
+
+            pytest.skip(NO_POSTGRES)
+        expected = "password authentication failed"
+    elif case == "nothing listening":
+        url, expected = f"postgresql://careerbot:{secret}@127.0.0.1:9/careerbot", "cannot connect to the database postgresql://careerbot:***@127.0.0.1:9/careerbot"
+    else:
+        url, expected = f"postgresql://careerbot:{secret}@127.0.0.1:99999/careerbot", "--db=postgresql://(unreadable URL) is not a usable PostgreSQL URL"
+    for args in (["advice", "is kaggle worth it"], ["db", "check"], ["console", "-c", "/help"]):
+        out = careerbot("--db", url, *args, cwd=tmp_path)
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        assert out.stderr.startswith("careerbot: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert expected in out.stderr and "Traceback" not in out.stderr
+        assert secret not in out.stdout + out.stderr
+    assert list(tmp_path.iterdir()) == []  # no file was made for a URL

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, load_config, secrets_of
 
 
 def test_defaults_need_nothing():
@@ -48,3 +48,28 @@ def test_bad_values_name_the_variable_without_echoing_secrets(env, name):
 def test_private_feeds_are_refused_unless_allowed():
     assert load_config(environ={}, env_file=None).allow_private_feeds is False
     assert load_config(environ={"CAREERBOT_ALLOW_PRIVATE_FEEDS": "1"}, env_file=None).allow_private_feeds is True
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bot:Sup3r-Secret-Pw@db.example:99999/careerbot",  # port out of range
+        "postgresql://bot:Sup3r-Secret-Pw@db.example:fivefour/careerbot",  # not a number
+        "postgresql://bot:Sup3r-Secret-Pw@db.example/care bot",  # a space
+        "mysql://bot:Sup3r-Secret-Pw@db.example/careerbot",  # another database
+    ],
+)
+def test_a_bad_database_url_is_named_without_its_password(url):
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"CAREERBOT_DB": url}, env_file=None)
+    assert "CAREERBOT_DB" in str(info.value) and "Sup3r-Secret-Pw" not in str(info.value)
+
+
+def test_a_database_password_is_never_shown_nor_logged(caplog):
+    url = "postgresql://bot:Sup3r%40Secret@db.example:5432/careerbot?search_path=bot"
+    cfg = load_config(environ={"CAREERBOT_DB": url}, env_file=None)
+    assert cfg.db_path == url  # used as given
+    assert cfg.db_label == "postgresql://bot:***@db.example:5432/careerbot?search_path=bot"
+    assert "Secret" not in repr(cfg) + str(cfg)
+    assert {"Sup3r@Secret", "Sup3r%40Secret"} <= set(secrets_of(cfg))  # what the log redactor masks
+    assert load_config(environ={"CAREERBOT_DB": "/srv/careerbot/careerbot.db"}, env_file=None).db_label == "/srv/careerbot/careerbot.db"

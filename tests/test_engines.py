@@ -86,7 +86,7 @@ async def test_processes_sharing_one_queue_send_each_post_once_in_channel_order(
         for text in texts:
             ch, n = text.split(":")
             per_channel[ch].append(n)
-        assert all(order == sorted(order) for order in per_channel.values())  # each channel in order
+        assert all(order == sorted(order) for order in per_channel.values()), {c: o for c, o in per_channel.items() if o != sorted(o)}  # each channel in order
         assert await delivery_repo.counts(apps[0].db) == {"sent": 240}
     finally:
         for app in apps:

@@ -9,6 +9,8 @@ import pytest
 
 from bot.models import Actor, Place, Role
 
+pytestmark = pytest.mark.both_engines  # run on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 async def as_mod(console) -> None:
     await console.say(":as mod")

@@ -57,13 +57,21 @@ async def replace_builtin(db: Database, entries: list[Entry], topics: dict[str, 
         )
 
 
+# Text is ordered in Python, not by ORDER BY: a PostgreSQL database's collation (en_US, say)
+# sorts "myth-x" and "myths" differently from SQLite, and the index must not depend on the engine.
+
+
+def _by_text(rows: list[Any], *keys: str) -> list[Any]:
+    return sorted(rows, key=lambda r: tuple(r[k] for k in keys))
+
+
 async def load_entries(db: Database) -> list[Entry]:
-    rows = await db.fetchall("SELECT id, workspace_id, title, topic, body FROM advice_entries ORDER BY id")
+    rows = _by_text(await db.fetchall("SELECT id, workspace_id, title, topic, body FROM advice_entries"), "id")
     keywords: dict[str, list[str]] = {}
-    for r in await db.fetchall("SELECT entry_id, keyword FROM advice_keywords ORDER BY entry_id, keyword"):
+    for r in _by_text(await db.fetchall("SELECT entry_id, keyword FROM advice_keywords"), "entry_id", "keyword"):
         keywords.setdefault(r["entry_id"], []).append(r["keyword"])
     sources: dict[str, list[str]] = {}
-    for r in await db.fetchall("SELECT entry_id, source_id FROM advice_sources ORDER BY entry_id, source_id"):
+    for r in _by_text(await db.fetchall("SELECT entry_id, source_id FROM advice_sources"), "entry_id", "source_id"):
         sources.setdefault(r["entry_id"], []).append(r["source_id"])
     examples: dict[str, list[str]] = {}
     for r in await db.fetchall("SELECT entry_id, question FROM advice_examples ORDER BY entry_id, position"):
@@ -84,7 +92,7 @@ async def load_entries(db: Database) -> list[Entry]:
 
 
 async def load_topics(db: Database) -> dict[str, str]:
-    return {r["name"]: r["title"] for r in await db.fetchall("SELECT name, title FROM advice_topics ORDER BY name")}
+    return {r["name"]: r["title"] for r in _by_text(await db.fetchall("SELECT name, title FROM advice_topics"), "name")}
 
 
 # -- what students asked, and what they thought of the answers ---------------------------------
@@ -145,10 +153,10 @@ async def entry_votes(db: Database, since: str, workspace: str | None) -> list[d
         "SELECT v.entry_id AS entry_id, sum(CASE WHEN v.vote > 0 THEN 1 ELSE 0 END) AS up, "
         "sum(CASE WHEN v.vote < 0 THEN 1 ELSE 0 END) AS down "
         f"FROM advice_votes v JOIN advice_asks a ON a.id = v.ask_id WHERE {where} "
-        "GROUP BY v.entry_id ORDER BY down DESC, up ASC, v.entry_id",
+        "GROUP BY v.entry_id",
         params,
     )
-    return [dict(r) for r in rows]
+    return sorted((dict(r) for r in rows), key=lambda r: (-r["down"], r["up"], r["entry_id"]))
 
 
 async def downvoted_questions(db: Database, since: str, workspace: str | None, limit: int) -> list[dict[str, Any]]:
@@ -157,10 +165,10 @@ async def downvoted_questions(db: Database, since: str, workspace: str | None, l
     rows = await db.fetchall(
         "SELECT min(lower(a.question)) AS question, v.entry_id AS entry_id, count(*) AS n "
         f"FROM advice_votes v JOIN advice_asks a ON a.id = v.ask_id WHERE v.vote < 0 AND {where} "
-        "GROUP BY a.question_key, v.entry_id ORDER BY n DESC, question LIMIT ?",
-        (*params, limit),
+        "GROUP BY a.question_key, v.entry_id",
+        params,
     )
-    return [dict(r) for r in rows]
+    return sorted((dict(r) for r in rows), key=lambda r: (-r["n"], r["question"]))[:limit]
 
 
 async def ask_counts(db: Database, since: str, workspace: str | None) -> dict[str, int]:

@@ -120,11 +120,17 @@ async def claim_next(
         "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_owner = ?, lease_until = ?"
         " WHERE id = (SELECT d.id FROM deliveries d WHERE d.platform = ? AND d.status = 'pending' AND d.not_before <= ?"
         f"{extra} AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.status = 'sending' AND s.platform = d.platform"
-        f" AND s.workspace = d.workspace AND s.channel = d.channel) ORDER BY d.id LIMIT 1{lock}) RETURNING *"
+        " AND s.workspace = d.workspace AND s.channel = d.channel)"
+        # Only the first ready post of its channel: SKIP LOCKED would otherwise pass over a post
+        # another process is claiming and take the next one of the same channel, and whichever
+        # UPDATE reached the index first would win, out of order.
+        " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.status = 'pending' AND e.platform = d.platform"
+        " AND e.workspace = d.workspace AND e.channel = d.channel AND e.not_before <= ? AND e.id < d.id)"
+        f" ORDER BY d.id LIMIT 1{lock}) RETURNING *"
     )
     try:
         async with db.transaction() as conn:
-            cur = await conn.execute(sql, (owner, lease_until, platform, now, *skip))
+            cur = await conn.execute(sql, (owner, lease_until, platform, now, *skip, now))
             row = await cur.fetchone()
     except Exception as exc:
         if type(exc).__name__ in ("UniqueViolationError", "IntegrityError"):

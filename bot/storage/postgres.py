@@ -38,7 +38,7 @@ def redact_url(url: str) -> str:
     """The URL as it may be shown: no password (``postgresql://bot:***@db/careerbot``)."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
+        if parts.password is None and "password" not in parts.query.lower():
             return url
         host = parts.hostname or ""
         if ":" in host:
@@ -49,13 +49,18 @@ def redact_url(url: str) -> str:
         return url.split(":", 1)[0] + "://(unreadable URL)"
 
 
-def _scrub(text: str, url: str) -> str:
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message) with the URL's password masked wherever it appears."""
     try:
         secret = urlsplit(url).password
     except ValueError:
         secret = None
     text = text.replace(url, redact_url(url))
-    return text.replace(secret, "***") if secret else text
+    query_secret = re.search(r"(?:^|&)password=([^&]+)", urlsplit(url).query) if "?" in url else None
+    for value in (secret, query_secret.group(1) if query_secret else None):
+        if value:
+            text = text.replace(value, "***")
+    return text
 
 
 @lru_cache(maxsize=4096)
@@ -221,7 +226,7 @@ async def open_postgres(url: str, migrations: list[Migration] | None = None) -> 
     try:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=8, timeout=15, command_timeout=60)
     except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
-        reason = _scrub(str(exc) or type(exc).__name__, url)
+        reason = scrub(str(exc) or type(exc).__name__, url)
         raise StorageError(f"cannot connect to the database {shown}: {reason}") from None
     db = PostgresDatabase(pool, url)
     try:
@@ -229,7 +234,7 @@ async def open_postgres(url: str, migrations: list[Migration] | None = None) -> 
         await apply_migrations(db, bundled_migrations("postgres") if migrations is None else migrations)
     except asyncpg.PostgresError as exc:
         await db.close()
-        raise StorageError(f"{shown} could not be used as a careerbot database: {_scrub(str(exc), url)}") from None
+        raise StorageError(f"{shown} could not be used as a careerbot database: {scrub(str(exc), url)}") from None
     except BaseException:
         await db.close()
         raise

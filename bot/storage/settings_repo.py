@@ -141,8 +141,8 @@ async def last_undoable_batch(db: Database, workspace: str) -> list[AuditRow]:
 
 async def all_items(db: Database, key: str) -> list[str]:
     """Every item of a list setting in any scope (e.g. the union of followed arXiv categories)."""
-    rows = await db.fetchall("SELECT DISTINCT item FROM setting_items WHERE key = ? ORDER BY item", (key,))
-    return [r["item"] for r in rows]
+    rows = await db.fetchall("SELECT DISTINCT item FROM setting_items WHERE key = ?", (key,))
+    return sorted(r["item"] for r in rows)  # in Python: the same order whatever the database's collation
 
 
 async def workspace_has_items(db: Database, workspace: str, key: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,12 @@ import pytest
 from bot.adapters.console import ConsoleSession
 from bot.app import App
 from bot.clock import frozen_clock
-from bot.config import load_config
 from bot.models import Role
 from commands import create_app
 from commands.papers import service
-from feeds.fetch import Fetcher, Politeness
 from tests.conftest import NO_POSTGRES, postgres_url, subprocess_env
-from tests.fakes.fake_time import FakeTime
 from tests.fakes.feed_server import FeedServer
+from tests.test_papers import make_app
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2025-04-28T12:00:00+00:00"
@@ -57,17 +54,7 @@ def careerbot(*args: str) -> subprocess.CompletedProcess:
 
 
 async def open_app(db: str | Path, server: FeedServer) -> App:
-    config = replace(
-        load_config(environ={}, env_file=None),
-        arxiv_api_url=server.base_url + "/api/query",
-        arxiv_rss_url=server.base_url + "/rss",
-        hf_api_url=server.base_url + "/api/daily_papers",
-        pwc_api_url=server.base_url + "/pwc",
-    )
-    app = await create_app(db, clock=frozen_clock(NOW), config=config)
-    ticks = FakeTime()
-    service(app).fetcher = Fetcher(Politeness({"127.0.0.1": 3.0}, ticks.monotonic, ticks.sleep))
-    return app
+    return await make_app(db, server, NOW)  # the papers tests' app: feeds on the local server, fake politeness clock
 
 
 def text_of(events: list[dict[str, Any]]) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.storage import maintenance
+from bot.storage import maintenance, papers_repo
 from bot.storage.db import StorageError, is_url, open_database
 
 # Not copied: the target keeps its own migration record, and the search index is rebuilt.
@@ -339,24 +339,16 @@ async def _move_sequences(out: Any, target: _Schema, marks: dict[str, int]) -> N
 
 
 async def rebuild_paper_index(conn: Any, dialect: str) -> int:
-    """Puts every stored paper into the search index, weighted as ``papers_repo.upsert`` does:
-    title, authors (", "-joined, in order) and abstract. Returns how many papers were indexed."""
+    """Puts every stored paper into the search index (``papers_repo.INDEX_SQL``, as ``upsert``
+    does one by one). Returns how many papers were indexed."""
     await conn.execute("DELETE FROM papers_fts")
     authors: dict[str, list[str]] = {}
     for r in await _rows(conn, "SELECT arxiv_id, name FROM paper_authors ORDER BY arxiv_id, position"):
         authors.setdefault(r[0], []).append(r[1])
-    key = "seq" if dialect == "postgres" else "rowid"
+    key = papers_repo.INDEX_KEY[dialect]
     papers = await _rows(conn, f"SELECT arxiv_id, {key} AS k, title, abstract FROM papers ORDER BY {key}")
-    if dialect == "postgres":
-        insert = (
-            "INSERT INTO papers_fts (arxiv_id, seq, doc) VALUES (?, ?,"
-            " setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
-            " || setweight(to_tsvector('english', ?), 'C'))"
-        )
-        rows = [(p[0], p[1], p[2], ", ".join(authors.get(p[0], ())), p[3]) for p in papers]
-    else:
-        insert = "INSERT INTO papers_fts (rowid, title, abstract, authors) VALUES (?, ?, ?, ?)"
-        rows = [(p[1], p[2], p[3], ", ".join(authors.get(p[0], ()))) for p in papers]
+    insert = papers_repo.INDEX_SQL[dialect]
+    rows = [papers_repo.index_params(dialect, p[0], p[1], p[2], ", ".join(authors.get(p[0], ())), p[3]) for p in papers]
     for start in range(0, len(rows), _BATCH):
         await conn.executemany(insert, rows[start:start + _BATCH])
     return len(rows)

@@ -139,18 +139,6 @@ async def claim_next(
     return _delivery(row) if row else None
 
 
-async def next_ready(db: Database, platform: str, now: str, busy: Sequence[str]) -> Delivery | None:
-    """The oldest ready row on a channel that has nothing in flight (keeps a digest's parts in order)."""
-    holes = ",".join("?" * len(busy))
-    extra = f" AND channel NOT IN ({holes})" if busy else ""
-    row = await db.fetchone(
-        "SELECT * FROM deliveries WHERE platform = ? AND status = 'pending' AND not_before <= ?"
-        f"{extra} ORDER BY id LIMIT 1",
-        (platform, now, *busy),
-    )
-    return _delivery(row) if row else None
-
-
 async def earliest_pending(db: Database, platform: str) -> str | None:
     """When there is next something to do: a row coming due, or a lease running out."""
     row = await db.fetchone(
@@ -164,14 +152,6 @@ async def earliest_pending(db: Database, platform: str) -> str | None:
 async def has_pending(db: Database, platform: str) -> bool:
     row = await db.fetchone("SELECT 1 FROM deliveries WHERE platform = ? AND status = 'pending' LIMIT 1", (platform,))
     return row is not None
-
-
-async def claim(db: Database, delivery_id: int) -> None:
-    """Marks a row in flight *before* the network call, so a crash mid-send is visible on restart."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,)
-        )
 
 
 async def mark_sent(db: Database, delivery_id: int, message_id: str, sent_channel: str, at: str) -> None:

@@ -159,24 +159,33 @@ async def upsert(
         )
     cur = await conn.execute("SELECT name FROM paper_authors WHERE arxiv_id = ? ORDER BY position", (item.arxiv_id,))
     authors = ", ".join(r[0] for r in await cur.fetchall())
-    if getattr(conn, "dialect", "sqlite") == "postgres":
-        # Weighted like FTS5's bm25(10, 1, 3) below: title A, authors B, abstract C.
-        await conn.execute(
-            "INSERT INTO papers_fts (arxiv_id, seq, doc) SELECT arxiv_id, seq,"
-            " setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
-            " || setweight(to_tsvector('english', ?), 'C') FROM papers WHERE arxiv_id = ?"
-            " ON CONFLICT (arxiv_id) DO UPDATE SET doc = excluded.doc",
-            (values["title"], authors, values["abstract"], item.arxiv_id),
-        )
-        return old is None
-    cur = await conn.execute("SELECT rowid FROM papers WHERE arxiv_id = ?", (item.arxiv_id,))
-    rowid = (await cur.fetchone())[0]
-    await conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
-    await conn.execute(
-        "INSERT INTO papers_fts (rowid, title, abstract, authors) VALUES (?, ?, ?, ?)",
-        (rowid, values["title"], values["abstract"], authors),
-    )
+    dialect = getattr(conn, "dialect", "sqlite")
+    cur = await conn.execute(f"SELECT {INDEX_KEY[dialect]} FROM papers WHERE arxiv_id = ?", (item.arxiv_id,))
+    key = (await cur.fetchone())[0]
+    if dialect == "sqlite":
+        await conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (key,))
+    await conn.execute(INDEX_SQL[dialect], index_params(dialect, item.arxiv_id, key, values["title"], authors, values["abstract"]))
     return old is None
+
+
+# The search index, one row per paper: title, authors (", "-joined, in order) and abstract, keyed
+# by the paper's arrival order (SQLite's rowid, PostgreSQL's seq). On PostgreSQL a weighted
+# tsvector, title A, authors B, abstract C, as FTS5's bm25(10, 1, 3) in ``search``.
+INDEX_KEY = {"sqlite": "rowid", "postgres": "seq"}
+INDEX_SQL = {
+    "sqlite": "INSERT INTO papers_fts (rowid, title, abstract, authors) VALUES (?, ?, ?, ?)",
+    "postgres": (
+        "INSERT INTO papers_fts (arxiv_id, seq, doc) VALUES (?, ?,"
+        " setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
+        " || setweight(to_tsvector('english', ?), 'C')) ON CONFLICT (arxiv_id) DO UPDATE SET doc = excluded.doc"
+    ),
+}
+
+
+def index_params(dialect: str, arxiv_id: str, key: int, title: str, authors: str, abstract: str) -> tuple:
+    if dialect == "postgres":
+        return (arxiv_id, key, title, authors, abstract)
+    return (key, title, abstract, authors)
 
 
 def fts_query(text: str) -> str | None:

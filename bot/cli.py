@@ -20,7 +20,7 @@ from typing import Any
 from bot import __version__
 from bot.adapters import AdapterError
 from bot.clock import Clock
-from bot.config import Config, ConfigError, check_db_target, is_db_url, load_config, secrets_of
+from bot.config import Config, ConfigError, check_db_target, is_db_url, load_config, parse_roles, parse_shards, secrets_of
 from bot.logs import configure_logging
 from bot.models import Actor, Place, Reply, Role
 from bot.storage.db import StorageError
@@ -80,7 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
 
     sub.add_parser("run", parents=[common], help="run on the configured platforms, or the console without tokens")
-    sub.add_parser("serve", parents=[common], help="run every configured platform (Discord, Slack), the scheduler and the feeds")
+    serve = sub.add_parser("serve", parents=[common], help="run every configured platform (Discord, Slack), the scheduler and the feeds")
+    serve.add_argument(
+        "--roles", metavar="LIST", default=None,
+        help="what this process runs, of gateway,http,worker,sender (default: all; several processes on one "
+             "PostgreSQL share the work, and one sender per platform and one feed poller are elected among them)",
+    )
+    serve.add_argument("--shards", metavar="A-B", default=None, help="the Discord shards this process connects, such as 0-2 (needs --shard-count)")
+    serve.add_argument("--shard-count", metavar="N", type=int, default=None, help="how many Discord shards there are across every process")
 
     discord_cmd = sub.add_parser("discord", parents=[common], help="Discord set-up: sync the command tree, print the invite link")
     discord_sub = discord_cmd.add_subparsers(dest="discord_cmd", metavar="ACTION", required=True)
@@ -462,6 +469,21 @@ async def cmd_discord(args: argparse.Namespace, config: Config) -> int:
         await app.close()
 
 
+def _serve_options(args: argparse.Namespace, config: Config) -> Config:
+    """``serve --roles/--shards/--shard-count`` into the config (checked before anything starts)."""
+    changes: dict[str, object] = {}
+    if getattr(args, "roles", None) is not None:
+        changes["roles"] = parse_roles(args.roles)
+    shards, count = getattr(args, "shards", None), getattr(args, "shard_count", None)
+    if shards is not None:
+        changes["discord_shard_ids"], changes["discord_shard_count"] = parse_shards(shards, count)
+    elif count is not None:
+        if count < 1:
+            raise ConfigError("--shard-count must be 1 or more.")
+        changes["discord_shard_ids"], changes["discord_shard_count"] = tuple(range(count)), count
+    return Config(**{**config.__dict__, **changes}) if changes else config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -469,6 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(env_file=getattr(args, "env_file", ".env"))
         if getattr(args, "db", None):
             config = Config(**{**config.__dict__, "db_path": check_db_target(args.db, "--db")})
+        config = _serve_options(args, config)
         configure_logging(config.log_level, config.log_format, secrets_of(config), _console_log_file(args, config))
         handler = {
             "console": cmd_console, "advice": cmd_advice, "feeds": cmd_feeds, "serve": cmd_serve, "discord": cmd_discord,

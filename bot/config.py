@@ -73,11 +73,25 @@ class Config:
     # /healthz and /metrics for `careerbot serve` (None: off); shares Slack's listener on the same port.
     http_port: int | None = None
     http_host: str = "0.0.0.0"
+    # Scale-out (`careerbot serve --roles/--shards/--shard-count`): which parts this process runs,
+    # and which Discord shards it connects (None: discord.py's default, one process for all).
+    roles: frozenset[str] = frozenset({"gateway", "http", "worker", "sender"})
+    discord_shard_ids: tuple[int, ...] | None = None
+    discord_shard_count: int | None = None
+    # Slack for many workspaces (OAuth install flow): with a client id and secret, each workspace's
+    # bot token comes from its installation; SLACK_BOT_TOKEN is then optional.
+    slack_client_id: str | None = None
+    slack_client_secret: Secret | None = None
 
     @property
     def db_label(self) -> str:
         """The database as it may be shown: a file path, or the URL without its password."""
         return db_label(self.db_path)
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Installed per workspace through /slack/install rather than with one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def platforms(self) -> list[str]:
@@ -86,6 +100,8 @@ class Config:
         if self.discord_token:
             found.append("discord")
         if self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret):
+            found.append("slack")
+        elif self.slack_oauth and self.slack_signing_secret:
             found.append("slack")
         return found
 
@@ -147,6 +163,14 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     if any(ch.isspace() for ch in http_host) or "/" in http_host:
         raise ConfigError(f"CAREERBOT_HTTP_HOST={http_host[:40]!r} must be a host name or an IP address.")
 
+    client_id = values.get("SLACK_CLIENT_ID", "").strip() or None
+    if client_id is not None and not re.fullmatch(r"[0-9]+\.[0-9]+", client_id):
+        raise ConfigError(f"SLACK_CLIENT_ID={client_id[:40]!r} does not look right: copy it from the app's Basic Information page "
+                          "(two numbers joined by a dot).")
+    client_secret = secret("SLACK_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        raise ConfigError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (the OAuth install flow needs both).")
+
     private_raw = values.get("CAREERBOT_ALLOW_PRIVATE_FEEDS", "").strip().lower() or "0"
     if private_raw not in ("0", "1", "true", "false", "yes", "no"):
         raise ConfigError(f"CAREERBOT_ALLOW_PRIVATE_FEEDS={private_raw[:20]!r} must be 1 or 0.")
@@ -173,6 +197,8 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         log_format=log_format,
         http_port=int(http_raw) if http_raw else None,
         http_host=http_host,
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
     )
 
 
@@ -225,7 +251,8 @@ def check_db_target(target: str, name: str) -> str:
 
 def secrets_of(config: Config) -> list[str]:
     """Every secret value the config holds, for the log redactor (a database URL's password too)."""
-    found = [config.discord_token, config.slack_bot_token, config.slack_app_token, config.slack_signing_secret]
+    found = [config.discord_token, config.slack_bot_token, config.slack_app_token, config.slack_signing_secret,
+             config.slack_client_secret]
     out = [s.reveal() for s in found if s]
     if is_db_url(config.db_path):
         try:
@@ -236,3 +263,42 @@ def secrets_of(config: Config) -> list[str]:
         for password in filter(None, given):
             out += [password, unquote(password)]  # as written in the URL, and as sent to the server
     return out
+
+
+ROLES = ("gateway", "http", "worker", "sender")
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    """``gateway,http,worker,sender`` (any subset): what one ``careerbot serve`` process runs.
+
+    gateway: the platform connections that receive commands (Discord's gateway, Slack Socket
+    Mode); http: the HTTP listeners (Slack's Events API and OAuth pages, /healthz, /metrics);
+    worker: the scheduler and the feed poller; sender: the per-platform outbox senders.
+    """
+    names = [t for t in re.split(r"[,\s]+", text.strip().lower()) if t]
+    unknown = [n for n in names if n not in ROLES]
+    if unknown or not names:
+        raise ConfigError(f"--roles {text[:60]!r}: use a comma-separated list of {', '.join(ROLES)}"
+                          + (f" ({unknown[0]!r} is not one)" if unknown else ""))
+    return frozenset(names)
+
+
+def parse_shards(text: str, count: int | None) -> tuple[tuple[int, ...], int]:
+    """``--shards 0-2 --shard-count 6`` (or ``--shards 3,5``): the Discord shards one process connects."""
+    if count is None or count < 1:
+        raise ConfigError("--shards needs --shard-count N (the total number of shards across every process, 1 or more).")
+    ids: list[int] = []
+    for part in [t for t in re.split(r"[,\s]+", text.strip()) if t]:
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise ConfigError(f"--shards {text[:40]!r}: write a range such as 0-2 or a list such as 0,3,5.")
+        lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
+        if hi < lo:
+            raise ConfigError(f"--shards {part!r}: a range goes from low to high (such as 0-2).")
+        ids.extend(range(lo, hi + 1))
+    if not ids:
+        raise ConfigError("--shards is empty: write a range such as 0-2.")
+    bad = [i for i in ids if i >= count]
+    if bad:
+        raise ConfigError(f"--shards: shard {bad[0]} does not exist with --shard-count {count} (shards are 0 to {count - 1}).")
+    return tuple(sorted(set(ids))), count

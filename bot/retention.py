@@ -26,6 +26,7 @@ EVERY = timedelta(days=1)
 SENT_POSTS = timedelta(days=30)
 FAILED_POSTS = timedelta(days=90)
 NOTIFIED_PROBLEMS = timedelta(days=90)
+INBOUND_EVENTS = timedelta(days=1)  # platforms retry an event for minutes; a day is ample
 
 Rule = Callable[[Any, datetime], Awaitable[int]]  # (connection, now) -> rows deleted
 
@@ -51,11 +52,18 @@ async def _old_problems(conn: Any, now: datetime) -> int:
     return cur.rowcount or 0
 
 
+async def _inbound_events(conn: Any, now: datetime) -> int:
+    from bot.storage import inbound_repo
+
+    return await inbound_repo.prune(conn, iso_utc(now - INBOUND_EVENTS))
+
+
 class Retention:
     def __init__(self, app: "App") -> None:
         self.app = app
         self.rules: dict[str, Rule] = {
             "delivered posts": _sent_posts, "failed posts": _failed_posts, "delivery problems": _old_problems,
+            "inbound event ids": _inbound_events,
         }
         app.scheduler.handle(JOB_KIND, self.run)
 

@@ -73,3 +73,30 @@ def test_a_database_password_is_never_shown_nor_logged(caplog):
     assert "Secret" not in repr(cfg) + str(cfg)
     assert {"Sup3r@Secret", "Sup3r%40Secret"} <= set(secrets_of(cfg))  # what the log redactor masks
     assert load_config(environ={"CAREERBOT_DB": "/srv/careerbot/careerbot.db"}, env_file=None).db_label == "/srv/careerbot/careerbot.db"
+
+
+def test_serve_roles_and_shards_are_checked_before_anything_starts() -> None:
+    from bot.config import parse_roles, parse_shards
+
+    assert parse_roles("gateway, sender") == frozenset({"gateway", "sender"})
+    with pytest.raises(ConfigError, match="'senders' is not one"):
+        parse_roles("worker,senders")
+    assert parse_shards("0-2", 6) == ((0, 1, 2), 6)
+    assert parse_shards("3,5", 6) == ((3, 5), 6)
+    with pytest.raises(ConfigError, match="needs --shard-count"):
+        parse_shards("0-2", None)
+    with pytest.raises(ConfigError, match="shard 6 does not exist"):
+        parse_shards("4-6", 6)
+    with pytest.raises(ConfigError, match="from low to high"):
+        parse_shards("2-0", 6)
+
+
+def test_slack_oauth_needs_both_halves_and_never_shows_the_secret() -> None:
+    base = {"SLACK_SIGNING_SECRET": "abc123"}
+    config = load_config({**base, "SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "shh-secret"}, env_file=None)
+    assert config.slack_oauth and config.platforms == ["slack"]
+    assert "shh-secret" not in repr(config)
+    with pytest.raises(ConfigError, match="go together"):
+        load_config({**base, "SLACK_CLIENT_ID": "123.456"}, env_file=None)
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_ID"):
+        load_config({**base, "SLACK_CLIENT_ID": "abc", "SLACK_CLIENT_SECRET": "x"}, env_file=None)

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from bot import buttons
 from bot.clock import Clock
-from bot.config import Config, load_config
+from bot.config import ROLES, Config, load_config
 from bot.context import Context
 from bot.delivery import Outbox, Target
 from bot.frontend import Frontend
+from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.models import Actor, Place, Reply, Role
 from bot.providers import ProviderRegistry
@@ -77,6 +78,8 @@ class App:
         self.retention = Retention(self)
         # Work another process queued (``careerbot feeds refresh``, a console) wakes the loops.
         self.external_writes = ExternalWrites(db, [self.scheduler.wake, self.outbox.wake])
+        # Singleton roles this process stands for (`serve`): the per-platform senders, the feed poller.
+        self.elections: list[Leadership] = []
         self.metrics = Metrics(lambda: {p: d.stats for p, d in self.outbox.dispatchers.items()})
         for key in core_keys(self.settings):
             self.settings.define(key)
@@ -118,23 +121,47 @@ class App:
         return app
 
     # -- running -----------------------------------------------------------------------------
-    async def start(self, background: bool = True) -> None:
-        """Recovers interrupted sends, catches up on work missed while down, then (optionally) runs loops."""
+    async def start(self, background: bool = True, roles: frozenset[str] | set[str] = frozenset(ROLES)) -> None:
+        """Catches up on work missed while down, then (with ``background``) runs the loops ``roles`` name.
+
+        ``roles`` (`careerbot serve --roles`): "worker" runs the scheduler, "sender" the outbox.
+        Work that must happen in one process only is elected among the processes that may do it:
+        each platform's sender (the platform's rate limit lives in its memory) and the feed
+        poller (the "feeds" role, see feeds/poller.py); a standby takes over within seconds of
+        the holder's death. Without ``background`` (the console, a stepped clock) this process
+        does everything itself, as the only one.
+        """
         await self.scheduler.recover()
-        recovered = await self.outbox.recover()
-        if recovered:
-            log.warning("%d post(s) were in flight when the bot stopped; resending them with their original keys", recovered)
-        await self.scheduler.run_due(self.clock.now())
         if not background:
+            recovered = await self.outbox.recover()
+            if recovered:
+                log.warning("%d post(s) were in flight when the bot stopped; resending them with their original keys", recovered)
+            await self.scheduler.run_due(self.clock.now())
             await self.outbox.drain()
-        # With background loops, the per-platform senders catch up on their own: waiting here
-        # (and out any 429 while doing so) would keep the adapters and /healthz from starting.
-        if background:
+            return
+        # With background loops, the per-platform senders catch up on their own (each resends
+        # what it left in flight when it takes its role): waiting here, and out any 429 while
+        # doing so, would keep the adapters and /healthz from starting.
+        if "worker" in roles:
+            self.scheduler.roles_held = set()
+            self.elections.append(Leadership(
+                self.db, "feeds", lambda: self.scheduler.hold("feeds"), lambda: self.scheduler.release("feeds")
+            ))
+        if "sender" in roles:
+            for platform, dispatcher in self.outbox.dispatchers.items():
+                self.elections.append(Leadership(self.db, f"sender:{platform}", dispatcher.start, dispatcher.stop))
+        for election in self.elections:
+            await election.start()  # each tries once now: a lone process holds every role before serving
+        if "worker" in roles:
+            await self.scheduler.run_due(self.clock.now())
             self.scheduler.start()
-            self.outbox.start()
-            self.external_writes.start()
             for service in self.services:
                 service.start()
+        self.external_writes.start()
+
+    def roles_held(self) -> list[str]:
+        """The singleton roles this process holds now (for /healthz, /metrics and logs)."""
+        return [e.name for e in self.elections if e.held]
 
     async def _after_job(self, at: datetime, stepping: bool) -> None:
         # While the clock is being stepped (console :tick, tests) posts go out in time order;
@@ -145,6 +172,8 @@ class App:
             self.outbox.wake()
 
     async def close(self) -> None:
+        for election in self.elections:  # a sender stops (its posts in flight finish) before its role goes
+            await election.stop()
         for service in self.services:
             await service.stop()
         await self.external_writes.stop()

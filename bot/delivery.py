@@ -431,7 +431,10 @@ class Dispatcher:
             await listener(problem)
 
     async def run_forever(self) -> None:
-        await recover(self.db, self.platform, iso_utc(self.clock.now()))
+        recovered = await recover(self.db, self.platform, iso_utc(self.clock.now()))
+        if recovered:
+            log.warning("%d %s post(s) were in flight when their sender stopped; resending them with their original keys",
+                        recovered, self.platform)
         while not self._stopping:
             self._wake.clear()
             try:
@@ -452,6 +455,7 @@ class Dispatcher:
                 pass
 
     def start(self) -> None:
+        self._stopping = False  # again after a stop: a process that lost the sender role may win it back
         self._loop.start(self.run_forever, f"careerbot-delivery-{self.platform}")
 
     async def stop(self, grace: float = DRAIN_GRACE) -> None:

@@ -54,6 +54,11 @@ class Scheduler:
         # Kinds whose jobs wait on the network (feed polls): a running bot runs them as tasks of
         # their own, so a slow feed never delays a digest; a stepped clock runs them in line.
         self.background_kinds: set[str] = set()
+        # Kinds only the holder of a role may run (feed polls: the "feeds" role, so a feed's
+        # host sees one process's polite pace). None: this process holds every role (one
+        # process, the console, tests); a set: the roles it holds now (bot/leader.py).
+        self.kind_roles: dict[str, str] = {}
+        self.roles_held: set[str] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self.after_run: list[AfterRun] = []
         self._lock = asyncio.Lock()
@@ -68,10 +73,26 @@ class Scheduler:
         """At start on SQLite (one process per file): jobs the last run was in the middle of are free."""
         return await jobs_repo.release_leases(self.db) if self.db.dialect == "sqlite" else 0
 
-    def handle(self, kind: str, handler: Handler, background: bool = False) -> None:
+    def handle(self, kind: str, handler: Handler, background: bool = False, role: str | None = None) -> None:
         self.handlers[kind] = handler
         if background:
             self.background_kinds.add(kind)
+        if role is not None:
+            self.kind_roles[kind] = role
+
+    def hold(self, role: str) -> None:
+        """This process took ``role``: its jobs are ours to run from now on."""
+        self.roles_held = (self.roles_held or set()) | {role}
+        self._wake.set()
+
+    def release(self, role: str) -> None:
+        """Another process may hold ``role`` now: leave its jobs (a run in progress finishes)."""
+        self.roles_held = (self.roles_held or set()) - {role}
+
+    def excluded_kinds(self) -> list[str]:
+        if self.roles_held is None:
+            return []
+        return sorted(k for k, role in self.kind_roles.items() if role not in self.roles_held)
 
     # -- changing the plan -----------------------------------------------------------------
     async def schedule(self, kind: str, ref: str, due: datetime, conn: aiosqlite.Connection | None = None) -> None:
@@ -107,7 +128,8 @@ class Scheduler:
             while True:
                 wall = self.clock.now()
                 job = await jobs_repo.claim_due(
-                    self.db, iso_utc(now), iso_utc(wall), self.owner, iso_utc(wall + JOB_LEASE), skip=list(self._running)
+                    self.db, iso_utc(now), iso_utc(wall), self.owner, iso_utc(wall + JOB_LEASE), skip=list(self._running),
+                    exclude_kinds=self.excluded_kinds(),
                 )
                 if job is None:
                     break
@@ -165,7 +187,9 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.run_due(self.clock.now())
-                upcoming = await jobs_repo.earliest(self.db, skip=list(self._running), free_at=iso_utc(self.clock.now()))
+                upcoming = await jobs_repo.earliest(
+                    self.db, skip=list(self._running), free_at=iso_utc(self.clock.now()), exclude_kinds=self.excluded_kinds()
+                )
             except Exception:  # e.g. the disk filled up: keep the loop alive and try again soon
                 log.exception("scheduler loop failed; retrying in 30 s")
                 await asyncio.sleep(30)

@@ -3,6 +3,13 @@
 Adapters are imported only when their credentials are set, so a Slack-only club never loads
 discord.py. SIGINT and SIGTERM stop it cleanly: adapters disconnect first (no new work),
 then the core's loops stop and the database closes.
+
+``--roles`` splits the work among several processes on one PostgreSQL database:
+``gateway`` connects the platforms' event streams (Discord's gateway, Slack Socket Mode),
+``http`` serves the HTTP listeners (Slack's Events API and install pages, /healthz, /metrics),
+``worker`` runs the scheduler (and stands for the feed poller), ``sender`` stands for each
+platform's sender. Adapters are built in every process (a sender needs the platform's
+transport), but only connect where their role is.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class Server:
         self.app: App | None = None
         self.adapters: dict[str, Any] = {}
         self.ops: Any = None  # the /healthz + /metrics listener, when CAREERBOT_HTTP_PORT is set
+        self.connected: dict[str, Any] = {}  # the adapters this process's roles connected
 
     async def start(self) -> None:
         self.app = app = await self.open_app(self.config)
@@ -41,18 +49,26 @@ class Server:
                 from bot.adapters.slack import SlackAdapter
 
                 self.adapters["slack"] = SlackAdapter(app, self.config, **self.options.get("slack", {}))
-            shared = self._ops_routes_on_slack(app)
-            await app.start(background=True)
-            if self.config.http_port is not None and not shared:  # up first: /healthz tells "connecting"
+            roles = self.config.roles
+            inbound = {name: a for name, a in self.adapters.items() if self._role_of(a) in roles}
+            shared = "slack" in inbound and self._ops_routes_on_slack(app)
+            await app.start(background=True, roles=roles)
+            if self.config.http_port is not None and not shared and "http" in roles:  # up first: /healthz tells "connecting"
                 from bot.ops_http import OpsServer
 
-                self.ops = OpsServer(app, lambda: self.adapters, self.config.http_host, self.config.http_port)
+                self.ops = OpsServer(app, lambda: self.connected, self.config.http_host, self.config.http_port)
                 await self.ops.start()
-            for adapter in self.adapters.values():
+            for name, adapter in inbound.items():
                 await adapter.start()
+                self.connected[name] = adapter
         except BaseException:
             await self.stop()
             raise
+
+    @staticmethod
+    def _role_of(adapter: Any) -> str:
+        """Which role receives this adapter's events: a socket we open, or an HTTP endpoint we serve."""
+        return "http" if getattr(adapter, "socket_mode", True) is False else "gateway"
 
     def _ops_routes_on_slack(self, app: App) -> bool:
         """Slack in HTTP mode on the same port already listens there: add /healthz and /metrics to it."""
@@ -62,7 +78,7 @@ class Server:
             return False
         from bot.ops_http import routes
 
-        slack.extra_routes = routes(app, lambda: self.adapters)
+        slack.extra_routes = routes(app, lambda: self.connected)
         return True
 
     async def stop(self) -> None:
@@ -75,6 +91,7 @@ class Server:
             except Exception:  # keep closing the rest
                 log.exception("closing the %s adapter failed", name)
         self.adapters.clear()
+        self.connected.clear()
         if self.app is not None:
             await self.app.close()
             self.app = None
@@ -89,8 +106,11 @@ class Server:
             except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
                 pass
         await self.start()
-        names = ", ".join(self.adapters) or "no platform"
-        log.warning("careerbot is serving %s (database %s); Ctrl-C or SIGTERM stops it", names, self.config.db_label)
+        names = ", ".join(self.connected) or "no platform events"
+        roles = ",".join(r for r in ("gateway", "http", "worker", "sender") if r in self.config.roles)
+        held = ", ".join(self.app.roles_held()) if self.app else ""
+        log.warning("careerbot is serving %s (roles %s%s; database %s); Ctrl-C or SIGTERM stops it",
+                    names, roles, f"; holding {held}" if held else "", self.config.db_label)
         try:
             await stop.wait()
         finally:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("careerbot.feeds")
 
 JOB_KIND = "poll"
+FEEDS_ROLE = "feeds"
 STATE_KEY = "poller"
 UNHEALTHY_AFTER = 3
 IDLE_RECHECK = timedelta(minutes=10)
@@ -101,7 +102,8 @@ class Poller:
         # all is well (filled from the database at start-up).
         self.unhealthy: set[str] = set()
         self._background: set[asyncio.Task[PollOutcome]] = set()  # polls someone stopped waiting for
-        app.scheduler.handle(JOB_KIND, self._run_job, background=True)
+        # One process polls (the "feeds" role): politeness towards a feed's host lives in memory.
+        app.scheduler.handle(JOB_KIND, self._run_job, background=True, role=FEEDS_ROLE)
 
     async def load(self) -> None:
         self.unhealthy = {s.name for s in await sources_repo.all_sources(self.app.db) if s.status == "unhealthy"}

@@ -26,13 +26,22 @@ def _job(r) -> Job:  # noqa: ANN001
     return Job(r["id"], r["kind"], r["ref"], datetime.fromisoformat(r["due_at"]), r["attempts"], r["last_error"])
 
 
+def _not_kinds(kinds: Collection[str]) -> tuple[str, list[object]]:
+    return (f" AND kind NOT IN ({','.join('?' * len(kinds))})", list(kinds)) if kinds else ("", [])
+
+
 async def earliest(
-    db: Database, due_by: str | None = None, skip: Collection[int] = (), free_at: str | None = None
+    db: Database, due_by: str | None = None, skip: Collection[int] = (), free_at: str | None = None,
+    exclude_kinds: Collection[str] = (),
 ) -> Job | None:
-    """The next job (due by ``due_by``), leaving out ``skip`` (jobs already running here) and,
-    given ``free_at``, jobs another process holds a lease on at that instant."""
+    """The next job (due by ``due_by``), leaving out ``skip`` (jobs already running here),
+    ``exclude_kinds`` (jobs of a role another process holds) and, given ``free_at``, jobs
+    another process holds a lease on at that instant."""
     where: list[str] = []
     params: list[object] = []
+    if exclude_kinds:
+        where.append(f"kind NOT IN ({','.join('?' * len(exclude_kinds))})")
+        params.extend(exclude_kinds)
     if free_at is not None:
         where.append("(lease_until IS NULL OR lease_until <= ?)")
         params.append(free_at)
@@ -48,18 +57,20 @@ async def earliest(
 
 
 async def claim_due(
-    db: Database, due_by: str, now: str, owner: str, lease_until: str, skip: Collection[int] = ()
+    db: Database, due_by: str, now: str, owner: str, lease_until: str, skip: Collection[int] = (),
+    exclude_kinds: Collection[str] = (),
 ) -> Job | None:
     """Takes the next due job no other process is running, under a lease, in one statement
     (PostgreSQL's SKIP LOCKED passes over a job another process is claiming this instant)."""
     extra = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    not_kinds, kinds = _not_kinds(exclude_kinds)
     lock = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
     async with db.transaction() as conn:
         cur = await conn.execute(
             "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = (SELECT id FROM jobs"
-            f" WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?){extra} ORDER BY due_at, id LIMIT 1{lock})"
+            f" WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?){extra}{not_kinds} ORDER BY due_at, id LIMIT 1{lock})"
             " RETURNING *",
-            (owner, lease_until, due_by, now, *skip),
+            (owner, lease_until, due_by, now, *skip, *kinds),
         )
         row = await cur.fetchone()
     return _job(row) if row else None

@@ -60,6 +60,7 @@ class App:
         self.settings = SettingsService(db)
         self.scheduler = Scheduler(db, clock)
         self.outbox = Outbox(db, clock)
+        self.outbox.lease = self.config.delivery_lease
         self.providers = ProviderRegistry()
         # Background services features add (e.g. the paper refresher): started and stopped with the app.
         self.services: list[Any] = []

@@ -82,6 +82,9 @@ class Config:
     # bot token comes from its installation; SLACK_BOT_TOKEN is then optional.
     slack_client_id: str | None = None
     slack_client_secret: Secret | None = None
+    # How long a post being sent stays one process's: past it (the process died mid-send)
+    # another process sends it. Longer than any send with its retries and timeouts.
+    delivery_lease: float = 120.0
 
     @property
     def db_label(self) -> str:
@@ -171,6 +174,10 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     if bool(client_id) != bool(client_secret):
         raise ConfigError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (the OAuth install flow needs both).")
 
+    lease_raw = values.get("CAREERBOT_DELIVERY_LEASE_SECONDS", "").strip() or "120"
+    if not lease_raw.isdigit() or not 2 <= int(lease_raw) <= 3600:
+        raise ConfigError(f"CAREERBOT_DELIVERY_LEASE_SECONDS={lease_raw[:20]!r} must be a whole number of seconds from 2 to 3600.")
+
     private_raw = values.get("CAREERBOT_ALLOW_PRIVATE_FEEDS", "").strip().lower() or "0"
     if private_raw not in ("0", "1", "true", "false", "yes", "no"):
         raise ConfigError(f"CAREERBOT_ALLOW_PRIVATE_FEEDS={private_raw[:20]!r} must be 1 or 0.")
@@ -199,6 +206,7 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         http_host=http_host,
         slack_client_id=client_id,
         slack_client_secret=client_secret,
+        delivery_lease=float(lease_raw),
     )
 
 

@@ -475,12 +475,14 @@ class Outbox:
         self.clock = clock
         self.dispatchers: dict[str, Dispatcher] = {}
         self.problem_listeners: list[ProblemListener] = []
+        self.lease = LEASE_SECONDS  # CAREERBOT_DELIVERY_LEASE_SECONDS, set by the App
 
     def add_transport(
         self, transport: Transport, limiter: RateLimiter | None = None, concurrency: int = 4
     ) -> Dispatcher:
         dispatcher = Dispatcher(
-            self.db, self.clock, transport, limiter or RateLimiter(transport.limits), concurrency=concurrency
+            self.db, self.clock, transport, limiter or RateLimiter(transport.limits), concurrency=concurrency,
+            lease=self.lease,
         )
         dispatcher.on_problem.append(self._problem)
         self.dispatchers[transport.platform] = dispatcher

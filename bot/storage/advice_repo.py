@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.storage.db import Database
+from bot.storage.db import Database, serialize_ids
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,17 @@ async def builtin_hash(db: Database) -> str | None:
 
 
 async def replace_builtin(db: Database, entries: list[Entry], topics: dict[str, str], content_hash: str) -> None:
-    """Swaps the built-in entries in one transaction: readers see the old set or the new, never half."""
+    """Swaps the built-in entries in one transaction: readers see the old set or the new, never half.
+
+    Processes starting together on one database take turns (``serialize_ids``); the ones after
+    the first find the set already current and leave it.
+    """
     async with db.transaction() as conn:
+        await serialize_ids(conn, "advice_entries")
+        cur = await conn.execute("SELECT value FROM meta WHERE key = ?", (_HASH_KEY,))
+        row = await cur.fetchone()
+        if row is not None and row[0] == content_hash:
+            return
         await conn.execute("DELETE FROM advice_entries WHERE origin = 'builtin'")
         await conn.execute("DELETE FROM advice_topics")
         await conn.executemany("INSERT INTO advice_topics (name, title) VALUES (?, ?)", list(topics.items()))

@@ -190,13 +190,17 @@ async def open_database(path: str | os.PathLike[str], migrations: list[Migration
     db = Database(conn, str(target))
     try:
         await conn.execute("PRAGMA busy_timeout = 5000")
-        await _claim(db, target)
-        mode = await db.fetchone("PRAGMA journal_mode = WAL")
-        if mode is None or str(mode[0]).lower() != "wal":
-            log.warning("could not switch %s to WAL mode (got %s)", target, mode and mode[0])
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await apply_migrations(db, bundled_migrations() if migrations is None else migrations)
+        for attempt in range(OPEN_TRIES):
+            try:
+                await _prepare(db, target, migrations)
+                break
+            except sqlite3.OperationalError as exc:
+                # Processes opening one new file together: a few SQLite locks (switching to WAL,
+                # recovering its index) answer "locked" at once instead of waiting. Each step is
+                # its own transaction, so trying again picks up where the other process left off.
+                if "locked" not in str(exc) or attempt == OPEN_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
     except sqlite3.DatabaseError as exc:
         await conn.close()
         raise StorageError(f"{target} could not be used as a careerbot database: {exc}") from exc
@@ -206,7 +210,31 @@ async def open_database(path: str | os.PathLike[str], migrations: list[Migration
     return db
 
 
+OPEN_TRIES = 20
+
+
+async def _prepare(db: Database, target: Path, migrations: list[Migration] | None) -> None:
+    await _claim(db, target)
+    mode = await db.fetchone("PRAGMA journal_mode = WAL")
+    if mode is None or str(mode[0]).lower() != "wal":
+        log.warning("could not switch %s to WAL mode (got %s)", target, mode and mode[0])
+    await db.conn.execute("PRAGMA foreign_keys = ON")
+    await db.conn.execute("PRAGMA synchronous = NORMAL")
+    await apply_migrations(db, bundled_migrations() if migrations is None else migrations)
+
+
 async def _claim(db: Database, target: Path) -> None:
+    """Marks a new file as ours; in one write transaction, since two processes may open a new file at once."""
+    await db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        await _claim_locked(db, target)
+        await db.conn.commit()
+    except BaseException:
+        await db.conn.rollback()
+        raise
+
+
+async def _claim_locked(db: Database, target: Path) -> None:
     row = await db.fetchone("PRAGMA application_id")
     app_id = int(row[0]) if row else 0
     if app_id == APPLICATION_ID:
@@ -242,6 +270,10 @@ async def apply_migrations(db: Database, migrations: list[Migration]) -> list[in
             continue
         try:
             await db.conn.execute("BEGIN IMMEDIATE")
+            # Another process opening the same new file may have applied it while we waited.
+            if await db.fetchone("SELECT 1 FROM schema_migrations WHERE version = ?", (m.version,)):
+                await db.conn.rollback()
+                continue
             for statement in _statements(m.sql):
                 await db.conn.execute(statement)
             await db.conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (m.version, m.name))

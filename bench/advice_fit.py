@@ -29,8 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
+# The tuning sets. advice_untouched4/5 are validation sets and advice_untouched6 is the final
+# held-out judge: none of them belongs here.
 DEFAULT = [ROOT / "bench" / "advice_student.jsonl", SHARED / "advice-dev-casual.jsonl", SHARED / "advice-dev.jsonl",
-           ROOT / "bench" / "advice_holdout.jsonl", ROOT / "bench" / "advice_final.jsonl"]
+           ROOT / "bench" / "advice_holdout.jsonl", ROOT / "bench" / "advice_final.jsonl",
+           ROOT / "bench" / "advice_untouched.jsonl", ROOT / "bench" / "advice_untouched2.jsonl",
+           ROOT / "bench" / "advice_untouched3.jsonl"]
 
 
 def logistic(xs: list[list[float]], ys: list[int], epochs: int = 3000) -> tuple[list[float], float]:

@@ -202,3 +202,26 @@ def test_two_entries_that_match_equally_are_offered_not_picked():
     assert tie.status == "unsure" and {e.id for e in tie.entries} == {"alumni-dinner", "alumni-talks"}
     clear = index.search("when is the alumni dinner this spring")
     assert clear.status == "answer" and clear.entries[0].id == "alumni-dinner"
+
+
+def test_a_typo_in_an_example_question_is_not_a_word_of_its_own():
+    """A misspelling seen once in an example ("reserch") is indexed as the entries spell it, so
+    it neither wins rare-word weight for that entry nor blocks correcting the same typo in a question."""
+    a = Entry("research-groups", "Research groups", "club", "Join a research group to read papers together.",
+              ("research group",), ("s",), examples=("how do i find a reserch group", "research group meetings?"))
+    b = Entry("study-groups", "Study groups", "club", "Study groups meet weekly to practise interviews.",
+              ("study group",), ("s",), examples=("how do study groups work", "weekly study group?"))
+    index = AdviceIndex([a, b])
+    assert "reserch" not in index.vocabulary and index.vocabulary.term("reserch") == "research"
+    assert index.search("reserch group").entries[0].id == "research-groups"
+
+
+def test_short_real_words_are_not_corrected_into_other_words():
+    """Typo correction needs five letters, and below eight only a dropped or swapped letter:
+    "alone" is not "alan", "print" is not "point"."""
+    e = Entry("alan-turing", "Alan Turing scheme", "club", "The Alan Turing scheme points students to research.",
+              ("alan turing",), ("s",), examples=("what is the alan turing scheme",))
+    index = AdviceIndex([e])
+    assert index.vocabulary.term("alone") != "alan"
+    assert index.vocabulary.term("print") != "point"
+    assert index.vocabulary.term("schme") == "scheme"

@@ -125,10 +125,15 @@ WEAK_WORDS = frozenset(
 )
 
 
+# Words whose stem would merge two intents: questions *for* the interviewer are not questions
+# about the interview.
+STEM_EXCEPTIONS = {"interviewer": "interviewer", "interviewers": "interviewer"}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Memoised: entries repeat their words, and Snowball dominates index build time."""
-    return _stemmer.stemWord(word)
+    return STEM_EXCEPTIONS.get(word) or _stemmer.stemWord(word)
 
 
 def _strip_symbols(text: str) -> str:

@@ -8,7 +8,8 @@ Two questions are decided separately:
    conference deadlines, gaming GPUs, salaries...). Words it has never seen say nothing either
    way, so one unknown word cannot turn a right answer into a refusal.
 2. **Which entry answers it?** BM25F over keywords, title, body and example questions on
-   Snowball stems (plus stem bigrams), combined with the best single example question's match,
+   Snowball stems (plus stem bigrams), combined with the example questions' vote (the closest one
+   plus a share of the next two),
    so "is kaggle legit" finds the entry whose examples ask exactly that. Company names are weak
    evidence ("no-name uni ... google brain" is about universities).
 
@@ -24,8 +25,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from bot.storage.advice_repo import Entry
 from commands.advice.language import WEAK_WORDS, content_words, damerau, stem, stems
@@ -36,7 +38,12 @@ B = 0.6
 SYNONYM_WEIGHT = 0.7
 WEAK_WEIGHT = 0.3  # company names: "no-name uni ... google brain" is about universities
 BIGRAM_WEIGHT = 0.5
-EXAMPLE_WEIGHT = 1.0  # how much the best example question adds, relative to the normalised BM25F
+EXAMPLE_WEIGHT = 1.0  # how much the example questions add, relative to the normalised BM25F
+# The examples' vote is the closest example plus this share of the mean of the next ones: an
+# entry whose several examples all resemble the question is likelier than one with a single
+# lucky example ("phd" in one example question of an unrelated entry).
+NEIGHBOUR_EXAMPLES = 2
+NEIGHBOUR_WEIGHT = 0.8
 # Both decision models below are refitted with `python bench/advice_fit.py SETS...`.
 # Is it in domain? A linear score of five signals, fitted (logistic regression) on our tuning
 # sets: the naive-Bayes log-odds (evidence against weighs more than evidence for), how
@@ -51,12 +58,14 @@ RANK_QUESTION_WORDS = True  # who/when/where/why/which/how rank ("who will inter
 FOREIGN_WEIGHT = 1.0  # a word seen only in refused questions weighs as much as the rarest knowledge-base word
 # Sure enough to answer with one entry? Fitted the same way on whether the first entry was
 # right: the runner-up's score relative to the first, the first's score, the closest example,
-# the first's coverage and the domain score. Below the threshold (about one answer in four on
-# the tuning sets, where it halves the confidently wrong answers) the closest entries are
-# offered as choices instead.
-UNSURE_WEIGHTS = (-4.284, 1.704, -1.904, -0.246, 0.067)
-UNSURE_BIAS = 4.124
-SURE_THRESHOLD = 1.78
+# the first's coverage and the domain score. Below the threshold the closest entries are
+# offered as choices instead. The threshold is picked on the tuning sets' trade-off curve
+# (confidently wrong against share answered outright, `bench/advice_fit.py`): fresh questions
+# are answered wrongly about twice as often as the tuning sets' own, so it aims at ~3 % there
+# to stay under 5 % on new ones, with about 70 % of questions still answered outright.
+UNSURE_WEIGHTS = (-5.795, 0.817, -2.314, 0.226, 0.112)
+UNSURE_BIAS = 6.013
+SURE_THRESHOLD = 2.0
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45
@@ -100,12 +109,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "ghosted": ("rejection",), "deadline": ("timing", "apply"), "deadlines": ("timing", "apply"),
     "early": ("timing",), "late": ("timing",), "summer": ("timing",), "passion": ("enthusiasm",),
     "passionate": ("enthusiasm",), "excited": ("enthusiasm",), "motivated": ("enthusiasm",),
+    "interviewer": ("interview",), "interviewers": ("interview",),
     "return": ("offer", "full", "time"), "need": ("required", "requirement"), "must": ("required",), "fulltime": ("full", "time", "offer"), "unknown": ("top", "university"),
 }
 
 
 def _deletes(term: str) -> set[str]:
     return {term[:i] + term[i + 1 :] for i in range(len(term))}
+
+
+MIN_TYPO_LENGTH = 5  # shorter stems ("alon", "host", "luck") are mostly other real words, not typos
 
 
 class Vocabulary:
@@ -138,14 +151,19 @@ class Vocabulary:
         if term in self._cache:
             return self._cache[term]
         best = None
-        if len(term) >= 4 and not term.isdigit():
+        if len(term) >= MIN_TYPO_LENGTH and not term.isdigit():
             keys = {term} | _deletes(term)
             if len(term) >= 8:
                 keys |= {d2 for d in _deletes(term) for d2 in _deletes(d)}
             candidates = set().union(*(self._by_deletion.get(k, set()) for k in keys))
             limit = 2 if len(term) >= 8 else 1
-            if len(term) < 7:  # "parti" (party) is not a typo of "part": short words only gain letters
-                candidates = {c for c in candidates if len(c) >= len(term)}
+            if len(term) < 7:
+                # A short word is a typo when a letter was dropped or two swapped ("reserch",
+                # "intrest"); one letter for another mostly makes another real word ("print" is
+                # not "point", "parti" (party) is not "part").
+                candidates = {c for c in candidates if len(c) > len(term) or (len(c) == len(term) and sorted(c) == sorted(term))}
+            elif len(term) < 8:  # "complet" (complete) is not "complex"
+                candidates = {c for c in candidates if len(c) != len(term) or sorted(c) == sorted(term)}
             scored = [(damerau(term, c, limit), -self.counts[c], c) for c in candidates]
             scored = [s for s in scored if s[0] <= limit]
             if scored:
@@ -191,9 +209,9 @@ class DomainModel:
     ALPHA = 0.5
     CLIP = 3.0
 
-    def __init__(self, inside: Iterable[str], outside: Iterable[str]) -> None:
-        self.inside = Counter(t for q in inside for t in set(stems(q)))
-        self.outside = Counter(t for q in outside for t in set(stems(q)))
+    def __init__(self, inside: Iterable[str], outside: Iterable[str], terms: Callable[[str], list[str]] = stems) -> None:
+        self.inside = Counter(t for q in inside for t in set(terms(q)))
+        self.outside = Counter(t for q in outside for t in set(terms(q)))
         vocab = set(self.inside) | set(self.outside)
         n_in, n_out = sum(self.inside.values()), sum(self.outside.values())
         v = max(1, len(vocab))
@@ -221,12 +239,16 @@ class AdviceIndex:
         self.field_terms: list[dict[str, Counter[str]]] = []
         lengths: dict[str, list[int]] = defaultdict(list)
         df: Counter[str] = Counter()
+        # Example questions are written in student voice, typos included ("internsip"). A
+        # misspelling seen once must not become a rare, heavily weighted word of one entry:
+        # such words are spelled as the entries spell them before anything is indexed.
+        self._spelling = self._example_spelling(entries)
         for e in entries:
             fields = {
                 "keywords": Counter(t for k in e.keywords for t in stems(k, RANK_QUESTION_WORDS)),
                 "title": Counter(stems(e.title, RANK_QUESTION_WORDS)),
                 "body": Counter(stems(e.body, RANK_QUESTION_WORDS)),
-                "examples": Counter(t for q in e.examples for t in stems(q, RANK_QUESTION_WORDS)),
+                "examples": Counter(t for q in e.examples for t in self._example_terms(q, RANK_QUESTION_WORDS)),
             }
             self.field_terms.append(fields)
             df.update(set().union(*fields.values()))
@@ -246,7 +268,7 @@ class AdviceIndex:
         self.example_postings: dict[str, list[int]] = defaultdict(list)
         for doc, e in enumerate(entries):
             for q in (e.title, *e.examples):
-                terms = frozenset(stems(q, RANK_QUESTION_WORDS))
+                terms = frozenset(self._example_terms(q, RANK_QUESTION_WORDS))
                 if terms:
                     for t in terms:
                         self.example_postings[t].append(len(self.examples))
@@ -254,14 +276,36 @@ class AdviceIndex:
         n_ex = max(1, len(self.examples))
         ex_df = Counter(t for _, terms in self.examples for t in terms)
         self.example_idf = {t: math.log(1 + (n_ex - d + 0.5) / (d + 0.5)) for t, d in ex_df.items()}
+        self.example_sizes = [sum(self.example_idf.get(t, 0.0) for t in terms if "_" not in t) for _, terms in self.examples]
         outside = list(out_of_domain)
         inside = [q for e in entries for q in (e.title, *e.examples)]
         if DOMAIN_FROM_BODIES:
             inside += [line for e in entries for line in re.split(r"(?<=[.!?])\s+|\n", e.body) if line.strip()]
-        self.domain = DomainModel(inside, outside)
+        self.domain = DomainModel(inside, outside, self._example_terms)
         vocab_counts = Counter(df)
         vocab_counts.update({t: 1 for t in self.domain.outside if t not in vocab_counts})
         self.vocabulary = Vocabulary(vocab_counts)
+
+    @staticmethod
+    def _example_spelling(entries: list[Entry]) -> dict[str, str]:
+        """Stems found in one example question only, that are a typo of a word the entries use."""
+        known: Counter[str] = Counter()
+        for e in entries:
+            known.update(set(stems(" ".join((e.title, e.body, *e.keywords)), RANK_QUESTION_WORDS)))
+        in_examples = Counter(t for e in entries for q in e.examples for t in set(stems(q, RANK_QUESTION_WORDS)))
+        known.update({t: c for t, c in in_examples.items() if c > 2})
+        vocabulary = Vocabulary(known)
+        out: dict[str, str] = {}
+        for t in in_examples:
+            if t not in known and "_" not in t:
+                fixed = vocabulary.correct(t)
+                if fixed:
+                    out[t] = fixed
+        return out
+
+    def _example_terms(self, text: str, question_words: bool = False) -> list[str]:
+        unigrams = [self._spelling.get(t, t) for t in stems(text, question_words) if "_" not in t]
+        return unigrams + [f"{a}_{b}" for a, b in pairwise(unigrams)]
 
     # -- query analysis ------------------------------------------------------------------
     def analyze(self, question: str) -> list[_Concept]:
@@ -322,14 +366,14 @@ class AdviceIndex:
                 for tb, wb in b.alternatives.items():
                     for doc, value in self.postings.get(f"{ta}_{tb}", {}).items():
                         score[doc] += BIGRAM_WEIGHT * min(wa, wb) * value
-        example_best = self._best_examples(concepts, total_weight)
+        example_best, example_vote = self._best_examples(concepts, total_weight)
         top = max(score.values(), default=0.0) or 1.0
         scored: list[Match] = []
         for doc, total in score.items():
             entry = self.entries[doc]
             if total > 0 and entry.workspace_id in (None, workspace_id):
                 confidence = covered[doc] / total_weight
-                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_best.get(doc, 0.0)
+                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_vote.get(doc, 0.0)
                 scored.append(Match(entry, value, confidence))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
         return scored, max(example_best.values(), default=0.0)
@@ -341,8 +385,9 @@ class AdviceIndex:
         signals = (max(nb, 0.0), min(nb, 0.0), best_example, ranked[0].confidence if ranked else 0.0, strongest)
         return DOMAIN_BIAS + sum(w * x for w, x in zip(DOMAIN_WEIGHTS, signals))
 
-    def _best_examples(self, concepts: list[_Concept], total_weight: float) -> dict[int, float]:
-        """Per entry, how well its closest example question matches (0..1, Dice on weights).
+    def _best_examples(self, concepts: list[_Concept], total_weight: float) -> tuple[dict[int, float], dict[int, float]]:
+        """Per entry, how well its closest example question matches (0..1, Dice on weights), and
+        its examples' vote (the closest plus a share of the next ``NEIGHBOUR_EXAMPLES``' mean).
 
         Weights are IDF over the example questions themselves (about a thousand short
         documents), which tells "typical" from "interview" better than IDF over entries.
@@ -361,14 +406,18 @@ class AdviceIndex:
         for t, w in weights.items():
             for ex in self.example_postings.get(t, ()):
                 overlap[ex] += w
-        best: dict[int, float] = {}
+        per_doc: dict[int, list[float]] = defaultdict(list)
         for ex, shared in overlap.items():
-            doc, terms = self.examples[ex]
-            size = sum(idf.get(t, 0.0) for t in terms if "_" not in t)
-            value = 2 * shared / (query_weight + size) if query_weight + size else 0.0
-            if value > best.get(doc, 0.0):
-                best[doc] = value
-        return best
+            doc = self.examples[ex][0]
+            size = self.example_sizes[ex]
+            per_doc[doc].append(2 * shared / (query_weight + size) if query_weight + size else 0.0)
+        best: dict[int, float] = {}
+        vote: dict[int, float] = {}
+        for doc, values in per_doc.items():
+            values.sort(reverse=True)
+            best[doc] = values[0]
+            vote[doc] = values[0] + NEIGHBOUR_WEIGHT * sum(values[1 : 1 + NEIGHBOUR_EXAMPLES]) / NEIGHBOUR_EXAMPLES
+        return best, vote
 
     def search(self, question: str, limit: int = 3, workspace_id: str | None = None) -> Answer:
         concepts = self.analyze(question)

@@ -82,6 +82,7 @@ class App:
         # Singleton roles this process stands for (`serve`): the per-platform senders, the feed poller.
         self.elections: list[Leadership] = []
         self.metrics = Metrics(lambda: {p: d.stats for p, d in self.outbox.dispatchers.items()})
+        self.outbox.on_claim = lambda platform, seconds: self.metrics.claim_seconds.labels(platform).observe(seconds)
         for key in core_keys(self.settings):
             self.settings.define(key)
         for key in user_keys():
@@ -231,6 +232,8 @@ class App:
         waiting = {r["platform"]: r["n"] for r in rows}
         for platform in set(waiting) | set(self.outbox.dispatchers):
             self.metrics.queue_depth.labels(platform).set(waiting.get(platform, 0))
+        for election in self.elections:
+            self.metrics.roles_held.labels(election.name).set(1 if election.held else 0)
 
     def _count(self, ctx: Context, reply: Reply, started: float) -> None:
         command = ctx.command or "unknown"  # a line that named no command at all

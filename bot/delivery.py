@@ -297,6 +297,7 @@ class Dispatcher:
     # How long a claimed post stays ours: past it, a process that died mid-send loses the post
     # to whichever process reaps it first (longer than any send with its timeouts).
     lease: float = LEASE_SECONDS
+    on_claim: Callable[[str, float], None] | None = None  # (platform, seconds): the claim-time histogram
 
     def __post_init__(self) -> None:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -344,12 +345,15 @@ class Dispatcher:
             skip = sorted(self._busy | set(self.limiter.resting_channels()))
             for _ in range(CLAIM_TRIES):
                 now = self.clock.now()
+                started = time.perf_counter()
                 try:
                     row = await delivery_repo.claim_next(
                         self.db, self.platform, iso_utc(now), self.owner, iso_utc(now + timedelta(seconds=self.lease)), skip
                     )
                 except delivery_repo.Contended:  # another process took that channel this instant
                     continue
+                if row is not None and self.on_claim is not None:
+                    self.on_claim(self.platform, time.perf_counter() - started)
                 if row is not None:
                     self._busy.add(row.channel)
                 return row
@@ -476,13 +480,14 @@ class Outbox:
         self.dispatchers: dict[str, Dispatcher] = {}
         self.problem_listeners: list[ProblemListener] = []
         self.lease = LEASE_SECONDS  # CAREERBOT_DELIVERY_LEASE_SECONDS, set by the App
+        self.on_claim: Callable[[str, float], None] | None = None
 
     def add_transport(
         self, transport: Transport, limiter: RateLimiter | None = None, concurrency: int = 4
     ) -> Dispatcher:
         dispatcher = Dispatcher(
             self.db, self.clock, transport, limiter or RateLimiter(transport.limits), concurrency=concurrency,
-            lease=self.lease,
+            lease=self.lease, on_claim=self.on_claim,
         )
         dispatcher.on_problem.append(self._problem)
         self.dispatchers[transport.platform] = dispatcher

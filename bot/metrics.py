@@ -55,6 +55,11 @@ class Metrics:
         self.scheduler_lag = Gauge(
             "careerbot_scheduler_lag_seconds", "How late the most overdue scheduled job is (0: nothing overdue)", registry=r,
         )
+        self.claim_seconds = Histogram(
+            "careerbot_post_claim_seconds", "Time to claim the next post from the shared queue", ["platform"],
+            buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0), registry=r,
+        )
+        self.roles_held = Gauge("careerbot_role_held", "1 while this process holds the singleton role", ["role"], registry=r)
         self.queue_depth = Gauge("careerbot_queue_depth", "Posts waiting to be sent, by platform", ["platform"], registry=r)
 
     def exposition(self) -> bytes:

@@ -49,7 +49,8 @@ async def health(app: App, adapters: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001
         checks["sources"] = f"unknown: {exc}"[:200]
     unhealthy = [part for part, state in checks.items() if state != "ok"]
-    return {"status": "unhealthy" if unhealthy else "ok", "unhealthy": unhealthy, "checks": checks}
+    return {"status": "unhealthy" if unhealthy else "ok", "unhealthy": unhealthy, "checks": checks,
+            "roles_held": app.roles_held()}  # which singletons (a platform's sender, the feed poller) run here
 
 
 def routes(app: App, adapters: Adapters) -> list[web.RouteDef]:

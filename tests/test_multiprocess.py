@@ -83,11 +83,15 @@ async def spawn(n: int, db: str, fake: FakeDiscord, workdir: Path) -> list[Proc]
             )
         procs.append(Proc(proc, log))
     deadline = time.monotonic() + 60
-    while not all("careerbot is serving" in p.text() for p in procs):
-        for p in procs:
-            assert p.proc.returncode is None, f"serve exited early:\n{p.text()}"
-        assert time.monotonic() < deadline, "serve processes not up in 60 s:\n" + "\n".join(p.text() for p in procs)
-        await asyncio.sleep(0.1)
+    try:
+        while not all("careerbot is serving" in p.text() for p in procs):
+            for p in procs:
+                assert p.proc.returncode is None, f"serve exited early:\n{p.text()}"
+            assert time.monotonic() < deadline, "serve processes not up in 60 s:\n" + "\n".join(p.text() for p in procs)
+            await asyncio.sleep(0.1)
+    except BaseException:
+        await stop_all(procs)  # no process outlives a failed test
+        raise
     return procs
 
 

@@ -74,7 +74,7 @@ class Server:
         """Slack in HTTP mode on the same port already listens there: add /healthz and /metrics to it."""
         slack = self.adapters.get("slack")
         port = self.config.http_port
-        if slack is None or port is None or slack.socket_mode or port != self.config.slack_port:
+        if slack is None or port is None or not getattr(slack, "listens_http", not slack.socket_mode) or port != self.config.slack_port:
             return False
         from bot.ops_http import routes
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -291,3 +295,134 @@ async def test_response_url_allows_five_uses_within_thirty_minutes(fake: FakeSla
         text="x", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}}])
     assert (invalid.status_code, invalid.body) == (400, "invalid_blocks")
     assert fake.errors[-1]["method"] == "response_url"
+
+
+# -- many workspaces: the OAuth v2 install flow, per-team tokens, event retries ----------------------
+REDIRECT = "https://careerbot.example/slack/oauth_redirect"
+
+
+async def consent(fake: FakeSlack, **query: str) -> tuple[int, str, str]:
+    """A browser visiting Slack's consent page: (status, page, Location)."""
+    params = {"client_id": fake.client_id, "scope": "chat:write,commands", "state": "s-1", **query}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{fake.base_url}/oauth/v2/authorize", params=params, allow_redirects=False) as res:
+            return res.status, await res.text(), res.headers.get("Location", "")
+
+
+async def approved_code(fake: FakeSlack, team: str, user: str = "U0INST", **options: Any) -> str:
+    fake.will_approve(team, user, **options)
+    status, _, location = await consent(fake)
+    assert status == 302 and location.startswith(REDIRECT + "?")
+    answer = parse_qs(urlsplit(location).query)
+    assert answer["state"] == ["s-1"]
+    return answer["code"][0]
+
+
+async def test_oauth_v2_install_flow_gives_each_workspace_its_own_token(fake: FakeSlack) -> None:
+    fake.redirect_urls = [REDIRECT]
+    fake.add_team("T0A", "Alpha", channels={"C0A"}, users={"U0A"})
+    fake.add_team("T0B", "Beta", channels={"C0B"}, users={"U0B"})
+    # What Slack shows instead of redirecting: the consent page, or an error for a wrong app or URL.
+    status, page, _ = await consent(fake)
+    assert status == 200 and "requesting permission" in page
+    status, page, _ = await consent(fake, client_id="1.2")
+    assert status == 400 and "Invalid client_id parameter" in page
+    assert (await consent(fake, redirect_uri="https://evil.example/cb"))[0] == 400
+    fake.will_deny()
+    _, _, denied = await consent(fake)
+    assert parse_qs(urlsplit(denied).query) == {"error": ["access_denied"], "state": ["s-1"]}
+
+    anon = AsyncWebClient(base_url=fake.api_url)  # oauth.v2.access needs no token: the app's credentials
+    code_a = await approved_code(fake, "T0A", "U0A")
+    alpha = await anon.oauth_v2_access(client_id=fake.client_id, client_secret=fake.client_secret, code=code_a)
+    assert alpha["access_token"].startswith("xoxb-") and alpha["token_type"] == "bot"
+    assert alpha["team"] == {"id": "T0A", "name": "Alpha"} and alpha["enterprise"] is None
+    assert alpha["authed_user"] == {"id": "U0A"} and alpha["scope"] == "chat:write,commands"
+    assert alpha["app_id"] == fake.api_app_id and alpha["bot_user_id"] == fake.teams["T0A"]["bot_user_id"]
+    assert alpha["is_enterprise_install"] is False
+    for bad, error in [({"code": code_a}, "invalid_code"), ({"code": "nope"}, "invalid_code")]:
+        with pytest.raises(SlackApiError) as refused:
+            await anon.oauth_v2_access(client_id=fake.client_id, client_secret=fake.client_secret, **bad)
+        assert refused.value.response["error"] == error  # a code works once
+    with pytest.raises(SlackApiError) as wrong_secret:
+        await anon.oauth_v2_access(client_id=fake.client_id, client_secret="guess", code=await approved_code(fake, "T0B"))
+    assert wrong_secret.value.response["error"] == "bad_client_secret"
+    # Credentials as form parameters work too (Slack prefers HTTP Basic, which slack-sdk sends).
+    code_b = await approved_code(fake, "T0B", "U0B")
+    beta = await anon.api_call("oauth.v2.access", data={"client_id": fake.client_id,
+                                                        "client_secret": fake.client_secret, "code": code_b})
+    assert beta["team"]["id"] == "T0B" and beta["access_token"] != alpha["access_token"]
+
+    a, b = client_for(fake, alpha["access_token"]), client_for(fake, beta["access_token"])
+    me = await a.auth_test()
+    assert (me["team_id"], me["team"], me["user_id"]) == ("T0A", "Alpha", fake.teams["T0A"]["bot_user_id"])
+    assert (await b.auth_test())["team_id"] == "T0B"
+    await a.chat_postMessage(channel="C0A", text="alpha only")
+    for client, channel in [(a, "C0B"), (b, "C0A"), (a, "C0GENERAL")]:  # another workspace's channel
+        with pytest.raises(SlackApiError) as unseen:
+            await client.chat_postMessage(channel=channel, text="hi")
+        assert unseen.value.response["error"] == "channel_not_found"
+    with pytest.raises(SlackApiError) as stranger:
+        await a.conversations_open(users="U0B")
+    assert stranger.value.response["error"] == "user_not_found"
+    [posted] = fake.in_channel("C0A")
+    assert posted["team"] == "T0A" and posted["bot_user"] == fake.teams["T0A"]["bot_user_id"]
+
+    # A re-install keeps the token; an uninstall revokes it, and the next install gets a new one.
+    again = await anon.oauth_v2_access(client_id=fake.client_id, client_secret=fake.client_secret,
+                                       code=await approved_code(fake, "T0A"))
+    assert again["access_token"] == alpha["access_token"]
+    assert fake.uninstall("T0A") == {"type": "app_uninstalled"}
+    with pytest.raises(SlackApiError) as revoked:
+        await a.chat_postMessage(channel="C0A", text="still here?")
+    assert revoked.value.response["error"] == "token_revoked"
+    fresh = await anon.oauth_v2_access(client_id=fake.client_id, client_secret=fake.client_secret,
+                                       code=await approved_code(fake, "T0A"))
+    assert fresh["access_token"] != alpha["access_token"] and fake.token_for("T0A") == fresh["access_token"]
+
+
+async def test_an_org_wide_install_works_in_every_workspace_of_the_org(fake: FakeSlack) -> None:
+    fake.redirect_urls = [REDIRECT]
+    fake.add_team("T0E1", "Org One", enterprise_id="E0ORG", channels={"C0E1"})
+    fake.add_team("T0E2", "Org Two", enterprise_id="E0ORG", channels={"C0E2"})
+    fake.add_team("T0OUT", "Outside", channels={"C0OUT"})
+    anon = AsyncWebClient(base_url=fake.api_url)
+    org = await anon.oauth_v2_access(client_id=fake.client_id, client_secret=fake.client_secret,
+                                     code=await approved_code(fake, "T0E1", enterprise_install=True))
+    assert org["team"] is None and org["enterprise"]["id"] == "E0ORG" and org["is_enterprise_install"] is True
+    client = client_for(fake, org["access_token"])
+    me = await client.auth_test()
+    assert me["is_enterprise_install"] is True and me["enterprise_id"] == "E0ORG"
+    await client.chat_postMessage(channel="C0E1", text="one")
+    await client.chat_postMessage(channel="C0E2", text="two")
+    with pytest.raises(SlackApiError) as outside:
+        await client.chat_postMessage(channel="C0OUT", text="no")
+    assert outside.value.response["error"] == "channel_not_found"
+    envelope = fake.event_callback(fake.app_mention("hi", channel_id="C0E2", team_id="T0E2"), team_id="T0E2")
+    assert envelope["authorizations"][0] | {"user_id": None} == {
+        "enterprise_id": "E0ORG", "team_id": None, "user_id": None, "is_bot": True, "is_enterprise_install": True}
+    assert envelope["team_id"] == "T0E2" and envelope["enterprise_id"] == "E0ORG"
+
+
+async def test_an_event_is_delivered_again_with_retry_headers(fake: FakeSlack) -> None:
+    seen: list[tuple[dict[str, str], dict[str, Any]]] = []
+
+    async def events(request: web.Request) -> web.Response:
+        seen.append((dict(request.headers), await request.json()))
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    runners = [await serve(app), await serve(app)]
+    try:
+        urls = [f"{root}/slack/events" for _, root in runners]
+        acks = await fake.deliver_event(urls, fake.app_mention("hi"), times=3, event_id="Ev0ONE")
+    finally:
+        for runner, _ in runners:
+            await runner.cleanup()
+    assert [a.status for a in acks] == [200, 200, 200]
+    assert [body["event_id"] for _, body in seen] == ["Ev0ONE"] * 3
+    assert len({json.dumps(body, sort_keys=True) for _, body in seen}) == 1  # the very same body each time
+    assert [h.get("X-Slack-Retry-Num") for h, _ in seen] == [None, "1", "2"]
+    assert [h.get("X-Slack-Retry-Reason") for h, _ in seen] == [None, "http_timeout", "http_timeout"]
+    assert all(h["X-Slack-Signature"].startswith("v0=") for h, _ in seen)

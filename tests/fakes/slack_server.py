@@ -21,7 +21,23 @@ It speaks enough of the wire protocol for the *real* slack-bolt ``AsyncApp``, sl
   Titles and comments with mention markup are recorded as ``pings`` warnings.
 * Helpers that drive the bot as Slack does: signed HTTP slash commands, Events API callbacks
   and interactions; Socket Mode envelopes over a websocket with acks, ``hello`` and
-  ``disconnect`` (``refresh_requested``) so the client reconnects.
+  ``disconnect`` (``refresh_requested``) so the client reconnects. An event can be delivered
+  again the way Slack retries one it thinks was missed: the same ``event_id`` with
+  ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason`` (``deliver_event``), to one URL or several
+  (processes behind a load balancer).
+* Many workspaces (``add_team``): each team has its own channels, people and bot user, and a
+  bot token works only for its own team's channels (another team's channel is
+  ``channel_not_found``, as on Slack); an org-wide (Enterprise Grid) token works in every
+  workspace of its organization. ``auth.test`` answers per token.
+* The OAuth v2 install flow: ``/oauth/v2/authorize`` stands in for Slack's consent page (it
+  checks ``client_id``, ``scope`` and ``redirect_uri`` against the app's redirect URLs, shows a
+  consent page, or redirects to the ``redirect_uri`` with ``code`` and ``state`` once the test
+  ``will_approve``s, or with ``error=access_denied`` after ``will_deny``); ``oauth.v2.access``
+  (form-encoded; ``client_id``/``client_secret`` by HTTP Basic or as parameters) exchanges a
+  code once, within ten minutes, for the real response shape (``access_token`` ``xoxb-…``,
+  ``team``, ``enterprise``, ``bot_user_id``, ``app_id``, ``scope``, ``authed_user`` …).
+  A re-install of a team returns its existing token; ``uninstall`` revokes the team's tokens
+  (calls with them then fail ``token_revoked``) and returns the ``app_uninstalled`` event.
 
 Nothing here talks to the network beyond loopback.
 """
@@ -29,6 +45,7 @@ Nothing here talks to the network beyond loopback.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -39,8 +56,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator
-from urllib.parse import urlencode
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -49,6 +66,8 @@ from aiohttp import WSMsgType, web
 from tests.fakes.local_http import serve
 
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+CLIENT_AUTH_METHODS = frozenset({"oauth.v2.access"})  # the app's client id and secret, no token
+CODE_TTL = 600.0  # an OAuth code is good for ten minutes, once
 _MENTION_MARKUP = re.compile(r"<(?:@|!|#)[^>]*>")
 DEFAULT_BLOCK_TYPES = frozenset({"header", "section", "context", "actions", "divider"})
 INTERACTIVE_ELEMENTS = frozenset(
@@ -257,7 +276,12 @@ class FakeSlack:
     max_file_bytes: int = 1024 * 1024 * 1024  # files.getUploadURLExternal: file_upload_size_restricted beyond
     file_uploads_disabled: bool = False  # the workspace turned uploads off: file_uploads_disabled
     upload_fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next POSTs to upload_url
-    clock: Callable[[], float] = time.monotonic  # ages response_urls only
+    clock: Callable[[], float] = time.monotonic  # ages response_urls and OAuth codes
+    # The app's OAuth credentials (Basic Information → App Credentials) and its Redirect URLs
+    # (OAuth & Permissions); a redirect_uri must match one of these, as on Slack.
+    client_id: str = "1234567890.1234567890123"
+    client_secret: str = "fake-client-secret"
+    redirect_urls: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -286,6 +310,21 @@ class FakeSlack:
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._last_ts = 0
+        # Workspaces: team id -> {"id", "name", "domain", "enterprise_id", "enterprise_name", "bot_user_id", "bot_id"}.
+        self.teams: dict[str, dict[str, Any]] = {}
+        self.channel_teams: dict[str, str] = {}  # channel id -> team (unlisted: the default team)
+        self.user_teams: dict[str, str] = {}  # user id -> team (unlisted: the default team)
+        # Bot tokens: token -> {"team_id" (None for an org-wide grant), "enterprise_id", "bot_user_id",
+        # "bot_id", "scopes", "revoked"}. The default bot_token belongs to the default team.
+        self.tokens: dict[str, dict[str, Any]] = {}
+        self.authorize_requests: list[dict[str, str]] = []  # every visit to /oauth/v2/authorize (its query)
+        self.installs: list[dict[str, Any]] = []  # every successful oauth.v2.access: {"team_id", "enterprise_id", "user_id", "token"}
+        self._consent: list[dict[str, Any]] = []  # what the next visits to the consent page do
+        self._codes: dict[str, dict[str, Any]] = {}
+        self._grant: dict[str, Any] | None = None  # the token grant of the Web API call being answered
+        self.add_team(self.team_id, "Fake Workspace", domain=self.team_domain, bot_user_id=self.bot_user_id,
+                      bot_id=self.bot_id)
+        self.tokens[self.bot_token] = self._new_grant(self.team_id, None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -295,6 +334,7 @@ class FakeSlack:
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_post("/upload/v1/{ticket}", self._upload)
         app.router.add_get("/socket/link", self._socket)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         self._runner, self.base_url = await serve(app)
         self.api_url = f"{self.base_url}/api/"
         self._session = aiohttp.ClientSession()
@@ -319,6 +359,99 @@ class FakeSlack:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    # ------------------------------------------------------------------ workspaces and installs
+
+    def add_team(
+        self, team_id: str, name: str, *, domain: str | None = None, enterprise_id: str | None = None,
+        enterprise_name: str | None = None, channels: Iterable[str] = (), users: Iterable[str] = (),
+        bot_user_id: str | None = None, bot_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A workspace (with its channels and people) the app can be installed in. Each workspace
+        has its own bot user, as on Slack; ``enterprise_id`` puts it in an Enterprise Grid org."""
+        n = len(self.teams)
+        team = {
+            "id": team_id, "name": name, "domain": domain or name.lower().replace(" ", "-"),
+            "enterprise_id": enterprise_id, "enterprise_name": enterprise_name or (enterprise_id and f"Org {enterprise_id}"),
+            "bot_user_id": bot_user_id or f"U0BOT{n}", "bot_id": bot_id or f"B0BOT{n}",
+        }
+        self.teams[team_id] = team
+        for channel in channels:
+            self.channel_teams[channel] = team_id
+            if self.channels is not None:
+                self.channels.add(channel)
+        for user in users:
+            self.user_teams[user] = team_id
+            if self.users is not None:
+                self.users.setdefault(user, {})
+        return team
+
+    def _new_grant(self, team_id: str | None, enterprise_id: str | None, scopes: str = "") -> dict[str, Any]:
+        team = self.teams.get(team_id or "") or {}
+        return {"team_id": team_id, "enterprise_id": enterprise_id or team.get("enterprise_id"),
+                "bot_user_id": team.get("bot_user_id", self.bot_user_id), "bot_id": team.get("bot_id", self.bot_id),
+                "scopes": scopes, "revoked": False}
+
+    def will_approve(self, team_id: str, user_id: str = "U0INSTALLER", *, enterprise_install: bool = False) -> None:
+        """The next visit to the consent page is a person in ``team_id`` clicking Allow (with
+        ``enterprise_install``: an org admin installing for the team's whole organization)."""
+        self._consent.append({"approve": True, "team_id": team_id, "user_id": user_id,
+                              "enterprise_install": enterprise_install})
+
+    def will_deny(self) -> None:
+        """The next visit to the consent page is someone clicking Cancel."""
+        self._consent.append({"approve": False})
+
+    def token_for(self, team_id: str) -> str | None:
+        """The live bot token an install issued for ``team_id`` (its own, else its organization's)."""
+        enterprise = (self.teams.get(team_id) or {}).get("enterprise_id")
+        for token, grant in self.tokens.items():
+            if not grant["revoked"] and token != self.bot_token and grant["team_id"] == team_id:
+                return token
+        for token, grant in self.tokens.items():
+            if not grant["revoked"] and grant["team_id"] is None and enterprise and grant["enterprise_id"] == enterprise:
+                return token
+        return None
+
+    def uninstall(self, team_id: str | None = None, *, enterprise_id: str | None = None) -> dict[str, Any]:
+        """Someone removed the app from the workspace (or, with only ``enterprise_id``, from the
+        org): its tokens stop working at once; returns the ``app_uninstalled`` event to deliver."""
+        for grant in self.tokens.values():
+            if (team_id is not None and grant["team_id"] == team_id) or (
+                team_id is None and grant["team_id"] is None and grant["enterprise_id"] == enterprise_id
+            ):
+                grant["revoked"] = True
+        return {"type": "app_uninstalled"}
+
+    def revoke_bot_token(self, team_id: str) -> dict[str, Any]:
+        """An admin revoked the bot's token; returns the ``tokens_revoked`` event to deliver."""
+        bots = []
+        for grant in self.tokens.values():
+            if grant["team_id"] == team_id and not grant["revoked"]:
+                grant["revoked"] = True
+                bots.append(grant["bot_user_id"])
+        return {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": bots}}
+
+    def team_of_channel(self, channel: str) -> str:
+        user = next((u for u, c in self.dm_channels.items() if c == channel), None)
+        if user is not None:
+            return self.user_teams.get(user, self.team_id)
+        return self.channel_teams.get(channel, self.team_id)
+
+    def _reaches(self, grant: dict[str, Any] | None, team_id: str) -> bool:
+        """Whether a token's grant may act in ``team_id``: its own team, or any of its organization's."""
+        if grant is None:
+            return True
+        if grant["team_id"] is not None:
+            return grant["team_id"] == team_id
+        return grant["enterprise_id"] is not None and (self.teams.get(team_id) or {}).get("enterprise_id") == grant["enterprise_id"]
+
+    def _bot(self, message: dict[str, Any] | None = None) -> tuple[str, str]:
+        """(bot user id, bot id) of the caller's workspace, or of the one a message was posted by."""
+        if message is not None:
+            return message.get("bot_user", self.bot_user_id), message.get("bot_id") or self.bot_id
+        grant = self._grant or {}
+        return grant.get("bot_user_id", self.bot_user_id), grant.get("bot_id", self.bot_id)
 
     # ------------------------------------------------------------------ queries
 
@@ -425,19 +558,30 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else params.pop("token", None)
         params.pop("token", None)
-        entry: dict[str, Any] = {"method": method, "params": params, "at": time.monotonic(), "error": None}
+        entry: dict[str, Any] = {"method": method, "params": params, "at": time.monotonic(), "error": None,
+                                 "team": None}
         self.requests.append(entry)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             entry["error"] = "unknown_method"
             return web.json_response(_fail("unknown_method", req_method=method), status=404)
-        expected = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
-        if token != expected:
-            error = "not_authed" if not token else (
-                "not_allowed_token_type" if token in (self.bot_token, self.app_token) else "invalid_auth"
+        grant: dict[str, Any] | None = None
+        if method in CLIENT_AUTH_METHODS:
+            error = self._client_auth(auth, params)
+        elif method in APP_TOKEN_METHODS:
+            error = None if token == self.app_token else "not_authed" if not token else (
+                "not_allowed_token_type" if token in self.tokens else "invalid_auth"
             )
+        else:
+            grant = self.tokens.get(token or "")
+            error = "not_authed" if not token else (
+                "not_allowed_token_type" if token == self.app_token else "invalid_auth" if grant is None else
+                "token_revoked" if grant["revoked"] else None
+            )
+        if error:
             entry["error"] = error
             return web.json_response(_fail(error))
+        entry["team"] = grant["team_id"] or grant["enterprise_id"] if grant else None
         queued = self.rate_limit_next.get(method)
         if queued is not None:
             if isinstance(queued, list):
@@ -461,9 +605,27 @@ class FakeSlack:
             entry["error"] = f"http_{status}"
             return web.Response(status=status, text="<html><body><h1>Service Unavailable</h1></body></html>",
                                 content_type="text/html")
-        result = handler(params)
+        self._grant = grant  # handlers run without awaiting: nothing else runs in between
+        try:
+            result = handler(params)
+        finally:
+            self._grant = None
         entry["error"] = result.get("error")
         return web.json_response(result)
+
+    def _client_auth(self, auth: str, params: dict[str, Any]) -> str | None:
+        """The app's credentials, by HTTP Basic (as Slack prefers) or as parameters."""
+        client_id, secret = params.pop("client_id", None), params.pop("client_secret", None)
+        if auth.startswith("Basic "):
+            try:
+                client_id, _, secret = base64.b64decode(auth[len("Basic "):]).decode().partition(":")
+            except ValueError:
+                return "invalid_client_id"
+        if client_id != self.client_id:
+            return "invalid_client_id"
+        if secret != self.client_secret:
+            return "bad_client_secret"
+        return None
 
     def _violation(self, method: str, channel: str | None, severity: str, error: str, message: str,
                    pointer: str | None = None) -> None:
@@ -473,7 +635,10 @@ class FakeSlack:
         )
 
     def _user_exists(self, user: str) -> bool:
-        if user in self.inactive_users or user in self.bot_users or user == self.bot_user_id:
+        """A person (or bot) the caller's workspace can see: people of other workspaces are not found."""
+        if not self._reaches(self._grant, self.user_teams.get(user, self.team_id)):
+            return False
+        if user in self.inactive_users or user in self.bot_users or user == self._bot()[0]:
             return True
         if self.users is None:
             return bool(user) and user[0] in "UW"
@@ -489,6 +654,8 @@ class FakeSlack:
             if channel in self.inactive_users:
                 return None, self.inactive_error
             return self.dm_channel(channel), None
+        if not self._reaches(self._grant, self.team_of_channel(channel)):
+            return None, "channel_not_found"  # another workspace's channel: this token cannot see it
         dm_user = next((u for u, c in self.dm_channels.items() if c == channel), None)
         if dm_user is not None:
             return (None, self.inactive_error) if dm_user in self.inactive_users else (channel, None)
@@ -547,8 +714,9 @@ class FakeSlack:
 
     def _public(self, message: dict[str, Any], *, all_metadata: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "message", "text": message["text"], "ts": message["ts"]}
+        bot_user, bot_id = self._bot(message)
         if message["bot_id"]:
-            out.update(user=self.bot_user_id, bot_id=self.bot_id, app_id=self.api_app_id)
+            out.update(user=bot_user, bot_id=bot_id, app_id=self.api_app_id)
         else:
             out["user"] = message["user"]
         if message["blocks"]:
@@ -556,7 +724,7 @@ class FakeSlack:
         if message["thread_ts"]:
             out["thread_ts"] = message["thread_ts"]
         if message["edited"]:
-            out["edited"] = {"user": self.bot_user_id, "ts": message["edited"]}
+            out["edited"] = {"user": bot_user, "ts": message["edited"]}
         if message["metadata"] and (all_metadata or message["bot_id"]):
             out["metadata"] = message["metadata"]
         if message.get("files"):
@@ -570,7 +738,7 @@ class FakeSlack:
             "id": record["id"], "name": name, "title": record["title"] or name, "size": record["length"],
             "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
             "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
-            "user": self.bot_user_id, "url_private": f"{self.base_url}/files/{record['id']}/{name}",
+            "user": record.get("bot_user", self.bot_user_id), "url_private": f"{self.base_url}/files/{record['id']}/{name}",
             "channels": [c for c in record["channels"] if c[0] == "C"], "ims": [c for c in record["channels"] if c[0] == "D"],
             "groups": [c for c in record["channels"] if c[0] == "G"],
         }
@@ -579,11 +747,21 @@ class FakeSlack:
         return out
 
     def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "ok": True, "url": f"https://{self.team_domain}.slack.com/", "team": "Fake Workspace",
-            "user": self.bot_name, "team_id": self.team_id, "user_id": self.bot_user_id,
-            "bot_id": self.bot_id, "is_enterprise_install": False,
-        }
+        """Who the calling token is: its workspace (for an org-wide token, the organization) and bot."""
+        grant = self._grant or self._new_grant(self.team_id, None)
+        bot_user, bot_id = self._bot()
+        if grant["team_id"] is None:  # an org-wide install
+            enterprise = grant["enterprise_id"]
+            name = next((t["enterprise_name"] for t in self.teams.values() if t["enterprise_id"] == enterprise), enterprise)
+            return {"ok": True, "url": f"https://{str(enterprise).lower()}.enterprise.slack.com/", "team": name,
+                    "user": self.bot_name, "team_id": enterprise, "user_id": bot_user, "bot_id": bot_id,
+                    "enterprise_id": enterprise, "is_enterprise_install": True}
+        team = self.teams[grant["team_id"]]
+        out = {"ok": True, "url": f"https://{team['domain']}.slack.com/", "team": team["name"], "user": self.bot_name,
+               "team_id": team["id"], "user_id": bot_user, "bot_id": bot_id, "is_enterprise_install": False}
+        if team["enterprise_id"]:
+            out["enterprise_id"] = team["enterprise_id"]
+        return out
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel, error = self._postable(p.get("channel"))
@@ -592,10 +770,12 @@ class FakeSlack:
         problem = self._check_content("chat.postMessage", channel, p)
         if problem:
             return problem
+        bot_user, bot_id = self._bot()
         message = {
             "channel": channel, "ts": self._next_ts(), "text": p.get("text") or "",
             "blocks": p.get("blocks") or [], "metadata": p.get("metadata"), "thread_ts": p.get("thread_ts"),
-            "user": self.bot_user_id, "bot_id": self.bot_id, "edited": False, "updates": 0, "deleted": False,
+            "user": bot_user, "bot_id": bot_id, "edited": False, "updates": 0, "deleted": False,
+            "team": self.team_of_channel(channel or ""), "bot_user": bot_user,
         }
         self.messages.append(message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": self._public(message)}
@@ -646,7 +826,7 @@ class FakeSlack:
         for user in users:
             if not self._user_exists(user):
                 return _fail("user_not_found")
-            if user == self.bot_user_id or user in self.bot_users:
+            if user == self._bot()[0] or user in self.bot_users:
                 return _fail("cannot_dm_bot")
             if user in self.inactive_users:
                 return _fail(self.inactive_error)
@@ -694,10 +874,10 @@ class FakeSlack:
         if not isinstance(user, str) or not self._user_exists(user):
             return _fail("user_not_found")
         info: dict[str, Any] = {
-            "id": user, "team_id": self.team_id, "name": user.lower(), "real_name": user,
+            "id": user, "team_id": self.user_teams.get(user, self.team_id), "name": user.lower(), "real_name": user,
             "deleted": user in self.inactive_users, "tz": "UTC",
             "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
-            "is_ultra_restricted": False, "is_bot": user == self.bot_user_id or user in self.bot_users,
+            "is_ultra_restricted": False, "is_bot": user == self._bot()[0] or user in self.bot_users,
             "is_app_user": False, "updated": 1_700_000_000,
         }
         info.update((self.users or {}).get(user, {}))
@@ -712,7 +892,10 @@ class FakeSlack:
         with_users = _truthy(p.get("include_users"))
         groups = []
         for gid, group in self.usergroups.items():
-            entry = {"id": gid, "team_id": self.team_id, "handle": group.get("handle", gid.lower()),
+            team_id = group.get("team_id", self.team_id)
+            if not self._reaches(self._grant, team_id):
+                continue  # another workspace's group
+            entry = {"id": gid, "team_id": team_id, "handle": group.get("handle", gid.lower()),
                      "name": group.get("name", gid), "date_delete": 0, "user_count": len(group.get("users", []))}
             if with_users:
                 entry["users"] = list(group.get("users", []))
@@ -739,6 +922,7 @@ class FakeSlack:
         file_id = f"F{next(self._ids):08d}"
         ticket = uuid.uuid4().hex
         self.files[file_id] = {"id": file_id, "ticket": ticket, "filename": filename, "length": size,
+                               "bot_user": self._bot()[0],
                                "alt_txt": alt_txt, "data": None, "title": None, "channels": [], "completed": False,
                                "initial_comment": None, "thread_ts": None}
         return {"ok": True, "upload_url": f"{self.base_url}/upload/v1/{ticket}", "file_id": file_id}
@@ -796,13 +980,97 @@ class FakeSlack:
         for record, item in zip(records, files):
             record.update(completed=True, title=item.get("title") or record["filename"], channels=list(channels),
                           initial_comment=comment, thread_ts=p.get("thread_ts"))
+        bot_user, bot_id = self._bot()
         for channel in channels:
             self.messages.append({
                 "channel": channel, "ts": self._next_ts(), "text": comment or "", "blocks": [], "metadata": None,
-                "thread_ts": p.get("thread_ts"), "user": self.bot_user_id, "bot_id": self.bot_id, "edited": False,
+                "thread_ts": p.get("thread_ts"), "user": bot_user, "bot_id": bot_id, "edited": False,
                 "updates": 0, "deleted": False, "files": [r["id"] for r in records],
+                "team": self.team_of_channel(channel or ""), "bot_user": bot_user,
             })
         return {"ok": True, "files": [{"id": r["id"], "title": r["title"]} for r in records]}
+
+    # ------------------------------------------------------------------ OAuth v2
+
+    async def _authorize(self, request: web.Request) -> web.StreamResponse:
+        """Slack's consent page (``/oauth/v2/authorize``), as far as a browser sees it.
+
+        A bad ``client_id``, no ``scope`` or a ``redirect_uri`` that is not one of the app's
+        Redirect URLs is an error page (Slack never redirects to an unknown URL). Otherwise:
+        after ``will_approve``, a 302 to the redirect URL with ``code`` and ``state``; after
+        ``will_deny``, with ``error=access_denied`` and ``state``; with neither, the consent page.
+        """
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        if query.get("client_id") != self.client_id:
+            return self._oauth_page("Invalid client_id parameter", status=400)
+        scopes = [s for s in (query.get("scope") or "").split(",") if s]
+        if not scopes and not query.get("user_scope"):
+            return self._oauth_page("Invalid permissions requested: no scope", status=400)
+        given = query.get("redirect_uri")
+        if given is not None and not any(given.startswith(url) for url in self.redirect_urls):
+            return self._oauth_page("redirect_uri did not match any configured URIs", status=400)
+        target = given or (self.redirect_urls[0] if self.redirect_urls else None)
+        if target is None:
+            return self._oauth_page("No redirect URL is configured for this app", status=400)
+        if not self._consent:
+            team = self.teams[self.team_id]
+            return self._oauth_page(f"careerbot is requesting permission to access the {team['name']} Slack workspace",
+                                    detail=f"It will be able to: {', '.join(scopes)}")
+        consent = self._consent.pop(0)
+        answer: dict[str, str] = {}
+        if consent["approve"]:
+            code = f"{next(self._ids)}.{uuid.uuid4().hex}"
+            self._codes[code] = {**consent, "scopes": ",".join(scopes), "redirect_uri": given, "issued": self.clock(),
+                                 "used": False}
+            answer["code"] = code
+        else:
+            answer["error"] = "access_denied"
+        if "state" in query:
+            answer["state"] = query["state"]
+        parts = urlsplit(target)
+        location = urlunsplit(parts._replace(query=urlencode([*parse_qsl(parts.query), *answer.items()])))
+        raise web.HTTPFound(location)
+
+    def _oauth_page(self, title: str, *, status: int = 200, detail: str = "") -> web.Response:
+        body = f"<!DOCTYPE html><html><body><h1>{title}</h1><p>{detail}</p></body></html>"
+        return web.Response(status=status, text=body, content_type="text/html")
+
+    def _m_oauth_v2_access(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A code (once, within ten minutes) for the bot token of the workspace that approved.
+
+        A team that already has a live token gets the same one back (Slack keeps a workspace's
+        bot token across re-installs unless it was revoked).
+        """
+        grant = self._codes.get(str(p.get("code") or ""))
+        if grant is None or grant["used"] or self.clock() - grant["issued"] > CODE_TTL:
+            return _fail("invalid_code")
+        if grant["redirect_uri"] is not None and p.get("redirect_uri") != grant["redirect_uri"]:
+            return _fail("bad_redirect_uri")
+        grant["used"] = True
+        team = self.teams[grant["team_id"]]
+        org_wide = grant["enterprise_install"]
+        if org_wide and not team["enterprise_id"]:
+            return _fail("not_enterprise_team")
+        token = self.token_for(team["id"]) if not org_wide else next(
+            (t for t, g in self.tokens.items()
+             if not g["revoked"] and g["team_id"] is None and g["enterprise_id"] == team["enterprise_id"]), None)
+        if token is None:
+            token = f"xoxb-{next(self._ids)}-{uuid.uuid4().hex[:12]}-{uuid.uuid4().hex[:24]}"
+            self.tokens[token] = self._new_grant(None if org_wide else team["id"], team["enterprise_id"], grant["scopes"])
+            if org_wide:
+                self.tokens[token].update(bot_user_id=team["bot_user_id"], bot_id=team["bot_id"])
+        self.tokens[token]["scopes"] = grant["scopes"]
+        self.installs.append({"team_id": None if org_wide else team["id"], "enterprise_id": team["enterprise_id"],
+                              "user_id": grant["user_id"], "token": token})
+        enterprise = {"id": team["enterprise_id"], "name": team["enterprise_name"]} if team["enterprise_id"] else None
+        return {
+            "ok": True, "app_id": self.api_app_id, "authed_user": {"id": grant["user_id"]},
+            "scope": grant["scopes"], "token_type": "bot", "access_token": token,
+            "bot_user_id": self.tokens[token]["bot_user_id"],
+            "team": None if org_wide else {"id": team["id"], "name": team["name"]},
+            "enterprise": enterprise, "is_enterprise_install": org_wide,
+        }
 
     def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         ticket = uuid.uuid4().hex
@@ -872,63 +1140,86 @@ class FakeSlack:
     def _trigger_id(self) -> str:
         return f"{next(self._ids)}.{int(time.time())}.{uuid.uuid4().hex[:16]}"
 
+    def _org_wide(self, team_id: str) -> bool:
+        """Whether the app is in ``team_id`` through an org-wide (Enterprise Grid) install."""
+        enterprise = self.teams[team_id]["enterprise_id"]
+        return bool(enterprise) and self.token_for(team_id) is not None and not any(
+            g["team_id"] == team_id and not g["revoked"] for g in self.tokens.values()
+        )
+
     def slash_command(
         self, text: str = "", *, user_id: str = "U0USER", user_name: str = "ada", channel_id: str = "C0GENERAL",
         channel_name: str | None = None, command: str = "/careerbot", response_id: str | None = None,
-        trigger_id: str | None = None,
+        trigger_id: str | None = None, team_id: str | None = None,
     ) -> dict[str, str]:
-        """Exactly the fields Slack sends for a slash command (all strings)."""
+        """Exactly the fields Slack sends for a slash command (all strings), from ``team_id`` (default: the fake's)."""
         rid = response_id or f"cmd-{next(self._ids)}"
+        team = self.teams[team_id or self.team_id]
         if channel_name is None:
             channel_name = "directmessage" if channel_id.startswith("D") else "general"
-        return {
-            "token": self.verification_token, "team_id": self.team_id, "team_domain": self.team_domain,
+        out = {
+            "token": self.verification_token, "team_id": team["id"], "team_domain": team["domain"],
             "channel_id": channel_id, "channel_name": channel_name, "user_id": user_id, "user_name": user_name,
-            "command": command, "text": text, "api_app_id": self.api_app_id, "is_enterprise_install": "false",
+            "command": command, "text": text, "api_app_id": self.api_app_id,
+            "is_enterprise_install": "true" if self._org_wide(team["id"]) else "false",
             "response_url": self.response_url(rid), "trigger_id": trigger_id or self._trigger_id(),
         }
+        if team["enterprise_id"]:
+            out.update(enterprise_id=team["enterprise_id"], enterprise_name=team["enterprise_name"])
+        return out
 
-    def event_callback(self, event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
-        """The Events API envelope around ``event`` (type ``event_callback``)."""
-        return {
-            "token": self.verification_token, "team_id": self.team_id, "api_app_id": self.api_app_id,
+    def event_callback(self, event: dict[str, Any], *, event_id: str | None = None, team_id: str | None = None) -> dict[str, Any]:
+        """The Events API envelope around ``event`` (type ``event_callback``), from ``team_id`` (default: the fake's)."""
+        team = self.teams[team_id or self.team_id]
+        org_wide = self._org_wide(team["id"])
+        out = {
+            "token": self.verification_token, "team_id": team["id"], "api_app_id": self.api_app_id,
             "event": event, "type": "event_callback", "event_id": event_id or f"Ev{next(self._ids):08d}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id,
-                                "is_bot": True, "is_enterprise_install": False}],
+            "authorizations": [{"enterprise_id": team["enterprise_id"], "team_id": None if org_wide else team["id"],
+                                "user_id": team["bot_user_id"], "is_bot": True, "is_enterprise_install": org_wide}],
             "is_ext_shared_channel": False, "event_context": f"4-fake-{uuid.uuid4().hex[:12]}",
         }
+        if team["enterprise_id"]:
+            out["enterprise_id"] = team["enterprise_id"]
+        return out
 
     def app_mention(
-        self, text: str, *, user_id: str = "U0USER", channel_id: str = "C0GENERAL", thread_ts: str | None = None
+        self, text: str, *, user_id: str = "U0USER", channel_id: str = "C0GENERAL", thread_ts: str | None = None,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """An ``app_mention`` event; ``<@BOT>`` is prefixed unless ``text`` already mentions the bot."""
-        mention = f"<@{self.bot_user_id}>"
+        team = self.teams[team_id or self.team_id]
+        mention = f"<@{team['bot_user_id']}>"
         ts = self._next_ts()
         event = {
             "type": "app_mention", "user": user_id, "text": text if mention in text else f"{mention} {text}",
-            "ts": ts, "channel": channel_id, "event_ts": ts, "team": self.team_id,
+            "ts": ts, "channel": channel_id, "event_ts": ts, "team": team["id"],
             "client_msg_id": str(uuid.uuid4()),
         }
         if thread_ts:
             event["thread_ts"] = thread_ts
         return event
 
-    def im_message(self, text: str, *, user_id: str = "U0USER") -> dict[str, Any]:
+    def im_message(self, text: str, *, user_id: str = "U0USER", team_id: str | None = None) -> dict[str, Any]:
         """A ``message`` event in the user's DM with the bot (``channel_type: im``)."""
         ts = self._next_ts()
         return {
             "type": "message", "user": user_id, "text": text, "ts": ts, "channel": self.dm_channel(user_id),
-            "event_ts": ts, "channel_type": "im", "team": self.team_id, "client_msg_id": str(uuid.uuid4()),
+            "event_ts": ts, "channel_type": "im", "team": team_id or self.user_teams.get(user_id, self.team_id),
+            "client_msg_id": str(uuid.uuid4()),
         }
 
     def block_actions(
         self, action_id: str, value: str = "", *, block_id: str = "actions", user_id: str = "U0USER",
         user_name: str = "ada", channel_id: str = "C0GENERAL", message_ts: str | None = None,
         ephemeral: bool = False, response_id: str | None = None, button_text: str = "Button",
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """A ``block_actions`` payload for a button click. With ``message_ts`` of a stored message, the
         payload carries that message and the response_url's ``replace_original`` edits it."""
+        team = self.teams[team_id or self.team_id]
+        org_wide = self._org_wide(team["id"])
         rid = response_id or f"act-{next(self._ids)}"
         response_url = self.response_url(rid)
         message_ts = message_ts or self._next_ts()
@@ -938,12 +1229,14 @@ class FakeSlack:
         now = f"{time.time():.6f}"
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": self.team_id},
+            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team["id"]},
             "api_app_id": self.api_app_id, "token": self.verification_token,
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
                           "is_ephemeral": ephemeral},
-            "trigger_id": self._trigger_id(), "team": {"id": self.team_id, "domain": self.team_domain},
-            "enterprise": None, "is_enterprise_install": False,
+            "trigger_id": self._trigger_id(),
+            "team": None if org_wide else {"id": team["id"], "domain": team["domain"]},
+            "enterprise": {"id": team["enterprise_id"], "name": team["enterprise_name"]} if team["enterprise_id"] else None,
+            "is_enterprise_install": org_wide,
             "channel": {"id": channel_id, "name": "directmessage" if channel_id.startswith("D") else "general"},
             "state": {"values": {}}, "response_url": response_url,
             "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
@@ -988,14 +1281,39 @@ class FakeSlack:
     async def post_event(
         self, url: str, signing_secret: str | None = None, event: dict[str, Any] | None = None, *,
         event_id: str | None = None, retry_num: int | None = None, bad_signature: bool = False, age: float = 0.0,
-        timeout: float = 10.0,
+        timeout: float = 10.0, team_id: str | None = None, retry_reason: str = "http_timeout",
+        envelope: dict[str, Any] | None = None,
     ) -> HttpAck:
-        """POSTs a signed Events API ``event_callback`` (JSON) wrapping ``event``."""
-        assert event is not None, "pass an event, e.g. fake.app_mention('hi')"
-        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else None
-        body = json.dumps(self.event_callback(event, event_id=event_id))
-        return await self._deliver(url, signing_secret, body, "application/json", bad_signature=bad_signature,
-                                   age=age, headers=extra, timeout=timeout)
+        """POSTs a signed Events API ``event_callback`` (JSON) wrapping ``event`` (or a prepared ``envelope``).
+        ``retry_num`` marks it as Slack's retry of an earlier delivery."""
+        if envelope is None:
+            assert event is not None, "pass an event, e.g. fake.app_mention('hi')"
+            envelope = self.event_callback(event, event_id=event_id, team_id=team_id)
+        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason} if retry_num else None
+        return await self._deliver(url, signing_secret, json.dumps(envelope), "application/json",
+                                   bad_signature=bad_signature, age=age, headers=extra, timeout=timeout)
+
+    async def deliver_event(
+        self, urls: str | list[str], event: dict[str, Any], *, times: int = 3, team_id: str | None = None,
+        event_id: str | None = None, concurrent: bool = False, retry_reason: str = "http_timeout",
+        signing_secret: str | None = None, timeout: float = 10.0,
+    ) -> list[HttpAck]:
+        """Delivers one event ``times`` times, as Slack does when it thinks a delivery was missed:
+        the original, then retries 1, 2 … with the same ``event_id`` (and body) and
+        ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason``. With several ``urls`` (processes behind a
+        load balancer) delivery ``i`` goes to ``urls[i % len(urls)]``; ``concurrent`` sends them
+        all at once instead of one after the other. Slack waits between retries (at once, a
+        minute, five minutes); the fake does not."""
+        targets = [urls] if isinstance(urls, str) else list(urls)
+        envelope = self.event_callback(event, event_id=event_id, team_id=team_id)
+        sends = [
+            self.post_event(targets[i % len(targets)], signing_secret, envelope=envelope, retry_num=i or None,
+                            retry_reason=retry_reason, timeout=timeout)
+            for i in range(times)
+        ]
+        if concurrent:
+            return list(await asyncio.gather(*sends))
+        return [await send for send in sends]
 
     async def post_url_verification(self, url: str, signing_secret: str | None = None,
                                     challenge: str = "fake-challenge") -> HttpAck:

@@ -50,6 +50,12 @@ class DeliveryError(Exception):
 
 
 DRAIN_GRACE = 10.0  # seconds a stopping sender gives posts in flight
+# After taking a platform's sender role: how long posts the previous holder left in flight stay
+# its own. A holder that lost its database session notices within a few seconds (bot/leader.py)
+# and then stops, letting sends finish for DRAIN_GRACE; past that, resending is safe (Discord's
+# nonce, or a look at the channel for the post's key). A holder that died needs no wait at all,
+# but the two cannot be told apart, and this is far shorter than the 2-minute lease.
+TAKEOVER_GRACE = 20.0
 
 
 class RateLimited(DeliveryError):
@@ -435,7 +441,12 @@ class Dispatcher:
             await listener(problem)
 
     async def run_forever(self) -> None:
-        recovered = await recover(self.db, self.platform, iso_utc(self.clock.now()))
+        now = self.clock.now()
+        if self.db.dialect == "postgres":
+            await delivery_repo.shorten_leases(
+                self.db, self.platform, self.owner, iso_utc(now + timedelta(seconds=min(self.lease, TAKEOVER_GRACE)))
+            )
+        recovered = await recover(self.db, self.platform, iso_utc(now))
         if recovered:
             log.warning("%d %s post(s) were in flight when their sender stopped; resending them with their original keys",
                         recovered, self.platform)

@@ -122,6 +122,37 @@ async def test_a_sender_that_dies_mid_send_loses_its_post_to_another_after_the_l
         await fake.stop()
 
 
+async def test_a_new_sender_waits_a_short_grace_not_the_dead_senders_whole_lease(db_path, engine: str) -> None:
+    """Taking the sender role shortens the leases the previous holder left to TAKEOVER_GRACE."""
+    if engine == "sqlite":
+        pytest.skip("on SQLite the new holder resends at once: the file lock proves the old one is gone")
+    from bot.delivery import TAKEOVER_GRACE
+
+    fake = FakeDiscord()
+    await fake.start()
+    dead = await _sender_app(db_path, fake)
+    heir = await _sender_app(db_path, fake)
+    try:
+        async with dead.db.transaction() as conn:
+            await dead.outbox.queue(conn, Target("discord", "g1", "100", "general"), "note", "once", Reply(text="only once"), dead.clock.now())
+        assert await dead.outbox.dispatchers["discord"]._claim() is not None
+        await dead.close()
+        sender = heir.outbox.dispatchers["discord"]
+        sender.start()  # what taking the role does
+        await asyncio.sleep(0.2)
+        assert fake.in_channel("100") == []  # the grace holds first
+        await heir.clock.advance(timedelta(seconds=TAKEOVER_GRACE + 1))  # far short of the 120 s lease
+        sender.wake()
+        for _ in range(50):
+            if fake.in_channel("100"):
+                break
+            await asyncio.sleep(0.05)
+        assert [m["content"] for m in fake.in_channel("100")] == ["only once"]
+    finally:
+        await heir.close()
+        await fake.stop()
+
+
 async def test_processes_started_together_migrate_once(db_path, engine: str) -> None:
     if engine == "sqlite":
         pytest.skip("simultaneous starts on one database happen on PostgreSQL")

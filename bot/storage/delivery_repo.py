@@ -102,6 +102,18 @@ async def reap(db: Database, platform: str, now: str) -> int:
         return cur.rowcount
 
 
+async def shorten_leases(db: Database, platform: str, owner: str, until: str) -> int:
+    """A process that just became the platform's sender: posts other owners left in flight end
+    their leases by ``until`` (those owners no longer hold the role, so they stop soon)."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE deliveries SET lease_until = ? WHERE platform = ? AND status = 'sending'"
+            " AND lease_owner <> ? AND lease_until > ?",
+            (until, platform, owner, until),
+        )
+        return cur.rowcount
+
+
 class Contended(Exception):
     """Another process claimed a post of the same channel at the same moment: look again."""
 

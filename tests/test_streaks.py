@@ -88,8 +88,19 @@ def _streak(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+# Streak arithmetic is Python over check-in rows; on PostgreSQL three cases (a DST change, a
+# pause, a timezone change) show those rows read back the same, and keep CI under its budget.
+ON_POSTGRES = {
+    "UTC-8, across spring forward (a 23-hour day)",
+    "a pause freezes the streak through missed days",
+    "a timezone change mid-streak, Tokyo to Los Angeles",
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_streak_table(case: Case, db_path: Path) -> None:
+async def test_streak_table(case: Case, db_path: Path, engine: str) -> None:
+    if engine == "postgres" and case.name not in ON_POSTGRES:
+        pytest.skip("streak rules are Python over the same rows; three cases cover PostgreSQL")
     app = await create_app(db_path, clock=frozen_clock(case.start))
     mod = Actor("console:olive", "olive", Role.MODERATOR)
     ada = Actor("console:ada", "ada")

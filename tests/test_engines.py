@@ -94,6 +94,17 @@ async def test_processes_sharing_one_queue_send_each_post_once_in_channel_order(
         await fake.stop()
 
 
+async def _died_after_claiming(db_path, fake: FakeDiscord):  # noqa: ANN202
+    """A sender process that queued one post to #100, claimed it (committed), then died before sending."""
+    dead = await _sender_app(db_path, fake)
+    async with dead.db.transaction() as conn:
+        await dead.outbox.queue(conn, Target("discord", "g1", "100", "general"), "note", "once", Reply(text="only once"), dead.clock.now())
+    sender = dead.outbox.dispatchers["discord"]
+    assert await sender._claim() is not None
+    await dead.close()
+    return sender
+
+
 async def test_a_sender_that_dies_mid_send_loses_its_post_to_another_after_the_lease(db_path, engine: str) -> None:
     """Killed between claim and send: the other process leaves the post alone while the lease
     holds, then sends it once."""
@@ -101,15 +112,9 @@ async def test_a_sender_that_dies_mid_send_loses_its_post_to_another_after_the_l
         pytest.skip("leases matter only when processes share a database (PostgreSQL)")
     fake = FakeDiscord()
     await fake.start()
-    dead = await _sender_app(db_path, fake)
     alive = await _sender_app(db_path, fake)
     try:
-        async with dead.db.transaction() as conn:
-            await dead.outbox.queue(conn, Target("discord", "g1", "100", "general"), "note", "once", Reply(text="only once"), dead.clock.now())
-        sender = dead.outbox.dispatchers["discord"]
-        claimed = await sender._claim()  # the claim is committed; the process then dies before sending
-        assert claimed is not None
-        await dead.close()
+        sender = await _died_after_claiming(db_path, fake)
         await alive.outbox.drain()
         assert fake.in_channel("100") == [] and await delivery_repo.counts(alive.db) == {"sending": 1}
         await alive.clock.advance(timedelta(seconds=sender.lease + 1))
@@ -130,13 +135,9 @@ async def test_a_new_sender_waits_a_short_grace_not_the_dead_senders_whole_lease
 
     fake = FakeDiscord()
     await fake.start()
-    dead = await _sender_app(db_path, fake)
     heir = await _sender_app(db_path, fake)
     try:
-        async with dead.db.transaction() as conn:
-            await dead.outbox.queue(conn, Target("discord", "g1", "100", "general"), "note", "once", Reply(text="only once"), dead.clock.now())
-        assert await dead.outbox.dispatchers["discord"]._claim() is not None
-        await dead.close()
+        await _died_after_claiming(db_path, fake)
         sender = heir.outbox.dispatchers["discord"]
         sender.start()  # what taking the role does
         await asyncio.sleep(0.2)

@@ -23,10 +23,14 @@ from tests.fakes.fake_discord import (
     MANAGE_GUILD,
     USER_IDS,
     FakeDiscord,
+    guild_id_on_shard,
+    make_guild,
     opt,
     point_discord_py_at,
+    shard_of,
     sub,
     token_for,
+    user_payload,
     validate_commands,
 )
 from tests.fakes.fake_time import FakeTime
@@ -347,3 +351,106 @@ async def test_dm_command_deferred_edit_and_a_file_follow_up(fake: FakeDiscord, 
     [file] = followup.files  # sent as multipart/form-data with payload_json
     assert (file["filename"], file["data"], followup.content) == ("report.csv", b"a,b\n1,2\n", "attached")
     assert followup.message["attachments"][0]["filename"] == "report.csv"
+
+
+# -- sharding --------------------------------------------------------------------------------------------
+class QuickShards(discord.AutoShardedClient):
+    """discord.py's AutoShardedClient with its IDENTIFY pauses chosen by the test (its default
+    hook sleeps 5 s before every IDENTIFY but the first): ``pauses`` are used in turn, then 0."""
+
+    def __init__(self, pauses: list[float], **kwargs: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(intents=intents, guild_ready_timeout=0.05, **kwargs)
+        self.pauses = list(pauses)
+        self.answered: list[str] = []
+
+        @self.event
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(f"hello from guild {interaction.guild_id}")
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        pause = self.pauses.pop(0) if self.pauses else 0.0
+        if pause:
+            await asyncio.sleep(pause)
+
+
+def one_guild_per_shard(num_shards: int) -> list[dict[str, Any]]:
+    owner = user_payload(USER_IDS["olive"], "olive")
+    member = {"user": user_payload(USER_IDS["max"], "max"), "roles": []}
+    guilds = []
+    for shard in range(num_shards):
+        gid = guild_id_on_shard(shard, num_shards)
+        channel = {"id": str(int(gid) + 100), "name": "general", "type": 0}
+        guilds.append(make_guild(gid, f"club-{shard}", owner, channels=[channel], members=[member]))
+    return guilds
+
+
+async def start_sharded(fake: FakeDiscord, client: QuickShards) -> tuple[asyncio.Task[None], Any]:
+    await fake.start()
+    restore = point_discord_py_at(fake)
+    return asyncio.create_task(client.start(fake.token)), restore
+
+
+async def stop_sharded(fake: FakeDiscord, client: QuickShards, task: asyncio.Task[None], restore: Any) -> None:
+    await client.close()
+    await asyncio.wait_for(task, 5)
+    restore()
+    await fake.stop()
+
+
+async def test_each_shard_gets_its_own_guilds_and_dms_go_to_shard_0() -> None:
+    fake = FakeDiscord(token=token_for(), guilds=one_guild_per_shard(3), shards=3, max_concurrency=3, strict_commands=False)
+    client = QuickShards([], shard_count=3)
+    task, restore = await start_sharded(fake, client)
+    try:
+        sessions = await fake.wait_shards([0, 1, 2])
+        await asyncio.wait_for(client.wait_until_ready(), 5)
+        for shard, session in sessions.items():  # READY and GUILD_CREATE: only the shard's own guild
+            created = [d["id"] for _, t, d in session.events if t == "GUILD_CREATE"]
+            assert created == [guild_id_on_shard(shard, 3)] and session.identify["shard"] == [shard, 3]
+        assert sorted(g.shard_id for g in client.guilds) == [0, 1, 2]
+        for shard in range(3):
+            gid = guild_id_on_shard(shard, 3)
+            sent = await fake.send_interaction("hello", guild=gid, user="max")
+            [answer] = await sent.wait()
+            assert sent.shard == shard == shard_of(gid, 3) and answer.content == f"hello from guild {gid}"
+        dm = await fake.send_interaction("hello", dm=True, user="max")
+        [answer] = await dm.wait()
+        assert dm.shard == 0 and answer.content == "hello from guild None"
+        limits = await client.fetch_session_start_limits()  # GET /gateway/bot, as a bot reads it
+        assert (limits.max_concurrency, limits.total, limits.remaining) == (3, 1000, 997)
+        assert (await client.http.get_bot_gateway())[0] == 3
+        assert fake.identify_violations == [] and [r.bucket for r in fake.identify_log] == [0, 1, 2]
+    finally:
+        await stop_sharded(fake, client, task, restore)
+
+
+async def test_two_identifies_of_one_bucket_within_5_s_are_recorded_as_a_violation() -> None:
+    fake = FakeDiscord(token=token_for(), guilds=one_guild_per_shard(2), strict_commands=False)  # max_concurrency 1
+    client = QuickShards([], shard_count=2)  # no pause at all: shard 1 follows shard 0 at once
+    task, restore = await start_sharded(fake, client)
+    try:
+        await fake.wait_shards([0, 1])
+        [(earlier, too_soon)] = fake.identify_violations
+        assert (earlier.shard_id, too_soon.shard_id, too_soon.bucket) == (0, 1, 0)
+        assert too_soon.at - earlier.at < 5.0 and too_soon.accepted  # recorded only: enforce_identify_limit is off
+    finally:
+        await stop_sharded(fake, client, task, restore)
+
+
+async def test_an_enforced_bucket_rule_invalidates_the_early_identify_and_the_shard_identifies_again() -> None:
+    fake = FakeDiscord(token=token_for(), guilds=one_guild_per_shard(2), strict_commands=False,
+                       enforce_identify_limit=True, identify_window=0.3)
+    client = QuickShards([0.0, 0.0, 0.35], shard_count=2)  # shard 1 comes too soon, then waits its turn
+    task, restore = await start_sharded(fake, client)
+    try:
+        await fake.wait_shards([0, 1])
+        assert [(r.shard_id, r.accepted) for r in fake.identify_log] == [(0, True), (1, False), (1, True)]
+        assert len(fake.identify_violations) == 1
+        assert [s.shard for s in fake.sessions] == [(0, 2), (1, 2)]  # the refused IDENTIFY made no session
+        sent = await fake.send_interaction("hello", guild=guild_id_on_shard(1, 2), user="max")
+        await sent.wait()
+        assert sent.shard == 1
+    finally:
+        await stop_sharded(fake, client, task, restore)

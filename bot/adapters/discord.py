@@ -13,6 +13,15 @@ guilds' channels and roles (the ``guilds`` intent; no privileged intents at all)
 A reply's files (``Reply.attachments``) go with its first message as ``discord.File``s,
 public or ephemeral like the reply; if Discord refuses them, the text still goes and the
 person is told in one line which files are missing.
+
+Sharding (``careerbot serve --shards A-B --shard-count N``): the process connects exactly those
+shards with discord.py's ``AutoShardedClient``; without them it is one ``discord.Client``, as
+before. Processes started together take turns to IDENTIFY through the database
+(``IdentifyGate``, ``bot/storage/identify_repo.py``): one IDENTIFY per bucket
+(``shard_id % max_concurrency``) per 5 s across every process. Discord sends a guild's events to
+its shard only (``(guild_id >> 22) % N``) and DMs to shard 0, so an interaction is answered by the
+process that received it; an interaction id is still recorded on first sight
+(``inbound_events``), so if two processes ever receive the same one, only one answers.
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Awaitable, Sequence
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
@@ -35,13 +46,14 @@ from bot.adapters import AdapterError
 from bot.adapters.discord_rest import DiscordRestTransport
 from bot.app import App
 from bot.buttons import ButtonError, decode
-from bot.clock import iso_utc
+from bot.clock import Clock, iso_utc
 from bot.config import Config
 from bot.frontend import Frontend
 from bot.models import Actor, Attachment, ChannelRef, Place, Reply, Role, RoleRef, UserRef
 from bot.registry import Arg, Command, Registry
 from bot.render.discord import file_batches, file_description, not_attached_line, render_messages
-from bot.storage import platform_repo
+from bot.storage import identify_repo, inbound_repo, platform_repo
+from bot.storage.db import Database
 from bot.text import clean_input, shorten
 
 log = logging.getLogger("careerbot.discord")
@@ -266,6 +278,103 @@ def discord_files(batch: Sequence[Attachment]) -> list[discord.File]:
     return [discord.File(io.BytesIO(a.data), filename=a.name, description=file_description(a)) for a in batch]
 
 
+# -- shards and their turns to IDENTIFY ----------------------------------------------------------------
+def process_name() -> str:
+    """Who took a turn or an interaction, in the database (for logs): host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def shard_label(shard_ids: Sequence[int]) -> str:
+    ids = sorted(shard_ids)
+    if ids and ids == list(range(ids[0], ids[-1] + 1)) and len(ids) > 1:
+        return f"{ids[0]}-{ids[-1]}"
+    return ",".join(str(i) for i in ids)
+
+
+class IdentifyGate:
+    """Waits for a shard's turn to IDENTIFY: its bucket's slot, taken in the shared database.
+
+    ``identify_repo.claim`` either takes the slot or says when it frees; the gate sleeps that
+    long and asks again, so processes started together IDENTIFY bucket by bucket with no
+    coordinator but the database. Times are the app clock's; ``sleep`` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        owner: str,
+        *,
+        spacing: float = identify_repo.SPACING,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.owner = owner
+        self.spacing = spacing
+        self.sleep = sleep
+
+    async def wait_turn(self, shard_id: int, max_concurrency: int) -> float:
+        """Returns once this process may IDENTIFY ``shard_id``; the seconds it waited.
+
+        If the database cannot be asked, the shard waits and asks again rather than IDENTIFY
+        unchecked (discord.py's own timeouts around connecting bound the wait).
+        """
+        bucket = identify_repo.bucket_of(shard_id, max_concurrency)
+        waited = 0.0
+        failing = False
+        while True:
+            try:
+                wait = await identify_repo.claim(self.db, bucket, shard_id, self.clock, self.owner, self.spacing)
+            except Exception as exc:  # a database error: wait, then ask again
+                if not failing:
+                    log.warning("cannot take shard %d's turn to identify from the database (%s); retrying", shard_id, exc)
+                failing, wait = True, 1.0
+            else:
+                if wait <= 0:
+                    return waited
+            # Never longer than one spacing at a time: a slot stamped by a clock running ahead
+            # is asked about again rather than trusted for long.
+            pause = min(wait, self.spacing) + 0.01
+            await self.sleep(pause)
+            waited += pause
+
+
+class ShardedClient(discord.AutoShardedClient):
+    """discord.py's AutoShardedClient whose IDENTIFYs wait for the database's turn.
+
+    The default ``before_identify_hook`` sleeps 5 s before every IDENTIFY but the first, which
+    keeps one process within Discord's rule but not several started together.
+    ``max_concurrency`` comes from ``GET /gateway/bot`` (once; 1, the strictest, if that fails).
+    """
+
+    def __init__(self, *args: Any, gate: IdentifyGate, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = gate
+        self.max_concurrency: int | None = None
+        self.identified: list[int] = []  # shard ids, in the order this process sent their IDENTIFY
+
+    async def _concurrency(self) -> int:
+        if self.max_concurrency is None:
+            try:
+                limits = await self.fetch_session_start_limits()
+            except (discord.HTTPException, discord.GatewayNotFound, OSError) as exc:
+                log.warning("could not read Discord's session start limits (%s); identifying one shard per 5 s", exc)
+                return 1
+            if limits.remaining <= 0:
+                log.error("Discord allows no more session starts today (they reset in %.0f min)", limits.reset_after / 60000)
+            self.max_concurrency = max(1, int(limits.max_concurrency))
+        return self.max_concurrency
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        shard = shard_id or 0
+        concurrency = await self._concurrency()
+        waited = await self.gate.wait_turn(shard, concurrency)
+        self.identified.append(shard)
+        log.info("identifying Discord shard %d of %s (bucket %d of %d) after waiting %.1f s",
+                 shard, self.shard_count, identify_repo.bucket_of(shard, concurrency), concurrency, waited)
+
+
 # -- the adapter --------------------------------------------------------------------------------------
 class DiscordAdapter:
     def __init__(
@@ -276,6 +385,7 @@ class DiscordAdapter:
         guild_ready_timeout: float = 2.0,
         slow_after: float = 2.0,
         transport: DiscordRestTransport | None = None,
+        identify_spacing: float = identify_repo.SPACING,
     ) -> None:
         if not config.discord_token:
             raise ValueError("DISCORD_TOKEN is not set")
@@ -285,9 +395,21 @@ class DiscordAdapter:
         point_at(config.discord_api_base, config.discord_gateway_url)
         intents = discord.Intents.none()
         intents.guilds = True  # channels and roles for #name/@role look-ups and permission checks
-        self.client = discord.Client(
-            intents=intents, guild_ready_timeout=guild_ready_timeout, allowed_mentions=discord.AllowedMentions.none()
-        )
+        self.owner = process_name()
+        self.shard_ids: list[int] | None = None
+        self.client: discord.Client
+        if config.discord_shard_count is not None:
+            count = config.discord_shard_count
+            self.shard_ids = list(config.discord_shard_ids) if config.discord_shard_ids is not None else list(range(count))
+            gate = IdentifyGate(app.db, app.clock, self.owner, spacing=identify_spacing)
+            self.client = ShardedClient(
+                intents=intents, guild_ready_timeout=guild_ready_timeout, allowed_mentions=discord.AllowedMentions.none(),
+                shard_ids=self.shard_ids, shard_count=count, gate=gate,
+            )
+        else:
+            self.client = discord.Client(
+                intents=intents, guild_ready_timeout=guild_ready_timeout, allowed_mentions=discord.AllowedMentions.none()
+            )
         self.client.event(self.on_ready)
         self.client.event(self.on_interaction)
         app.add_frontend(DiscordFrontend(self.client))
@@ -330,7 +452,8 @@ class DiscordAdapter:
             await self.sync()
         except discord.HTTPException as exc:
             log.error("syncing the command tree to Discord failed: %s", exc)
-        log.info("connected to Discord as %s in %d server(s)", self.client.user, len(self.client.guilds))
+        shards = f", shards {shard_label(self.shard_ids)} of {self.config.discord_shard_count}" if self.shard_ids is not None else ""
+        log.info("connected to Discord as %s in %d server(s)%s", self.client.user, len(self.client.guilds), shards)
         self._ready.set()
 
     # -- the command tree ---------------------------------------------------------------------------
@@ -358,6 +481,9 @@ class DiscordAdapter:
 
     # -- interactions -------------------------------------------------------------------------------
     async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if not await self._first_sight(interaction):
+            log.info("interaction %s was already taken by another process; not answering it twice", interaction.id)
+            return
         try:
             if interaction.type == discord.InteractionType.application_command:
                 await self._command(interaction)
@@ -369,6 +495,19 @@ class DiscordAdapter:
             log.warning("interaction %s expired before we answered (over 3 s)", interaction.id)
         except Exception:
             log.exception("answering interaction %s failed", interaction.id)
+
+    async def _first_sight(self, interaction: discord.Interaction) -> bool:
+        """True for the one process that records this interaction id first (``inbound_events``).
+
+        If the database cannot say, the interaction is answered anyway: a person waiting on
+        an answer matters more than a duplicate that only overlapping deployments could cause.
+        """
+        try:
+            return await inbound_repo.first_sight(
+                self.app.db, "discord", str(interaction.id), iso_utc(self.app.clock.now()), self.owner)
+        except Exception:  # answering beats deduplicating
+            log.exception("could not record interaction %s; answering it anyway", interaction.id)
+            return True
 
     async def _command(self, interaction: discord.Interaction) -> None:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]

@@ -30,10 +30,26 @@ posting files without Attach Files gets 403 (50013). Each message's files are ke
 bytes: ``fake.attachments(message)`` gives filename, data, content type and description. A PATCH
 keeps a message's files unless its ``attachments`` array leaves some out, as Discord does.
 
+Sharding, as the real gateway does it: ``GET /gateway/bot`` answers ``shards`` (the fake's
+``shards``) and ``session_start_limit`` (``total``, ``remaining``, ``reset_after``,
+``max_concurrency``); an IDENTIFY's ``shard: [shard_id, num_shards]`` makes the session that
+shard's (none: ``[0, 1]``, every guild; a shard id outside ``num_shards`` is closed with 4010).
+A guild belongs to the shard ``(guild_id >> 22) % num_shards``: READY lists only its guilds, its
+GUILD_CREATE and its interactions go only to that shard's session, and DMs only to shard 0.
+Every IDENTIFY is recorded in ``identify_log`` (time, shard, bucket ``shard_id %
+max_concurrency``); two IDENTIFYs of one bucket less than ``identify_window`` (5 s) apart are a
+violation, kept in ``identify_violations``. With ``enforce_identify_limit`` the second one is
+answered as Discord answers it, op 9 INVALID_SESSION (not resumable), so the client must
+IDENTIFY again; by default the fake only records it (a bot restarted within 5 s in a test).
+Helpers: ``guild_id_on_shard`` makes guild ids for a shard, ``wait_shards`` waits until shards
+are ready, ``shard_session`` finds a shard's session, ``SentInteraction.shard`` says where an
+interaction went; ``duplicate_dispatch`` sends a guild's events to every connected session of
+its shard (two deployments of the same shards overlapping, which Discord allows).
+
 Pass ``guild_ready_timeout=0.05`` (or similar) to ``discord.Client``: its default waits 2 s
 after the last GUILD_CREATE before ``on_ready``.
 Serves on 127.0.0.1 only. Everything it was sent is recorded (``calls``, ``connections``,
-``identifies``, ``resumes``, ``interactions``) for assertions.
+``identifies``, ``identify_log``, ``resumes``, ``interactions``) for assertions.
 """
 
 from __future__ import annotations
@@ -109,6 +125,19 @@ CHANNEL_IDS = {"Text Channels": "1100000000000000100", "general": "1100000000000
                "mentors": "1100000000000000103", "announcements": "1100000000000000104", "lounge": "1100000000000000105"}
 USER_IDS = {"olive": "1000000000000000001", "ada": "1000000000000000002", "mia": "1000000000000000003",
             "mo": "1000000000000000004", "max": "1000000000000000005"}
+
+
+def shard_of(guild_id: str | int, num_shards: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (int(guild_id) >> 22) % max(1, num_shards)
+
+
+def guild_id_on_shard(shard_id: int, num_shards: int, n: int = 0) -> str:
+    """A realistic guild id (a snowflake near the default guild's) that lands on ``shard_id`` of
+    ``num_shards``; ``n`` picks another such id."""
+    base = (1_100_000_000_000_000_001 >> 22) + n * num_shards
+    timestamp = base - base % num_shards + shard_id
+    return str((timestamp << 22) | 1)
 
 
 def token_for(user_id: str = APP_ID) -> str:
@@ -304,10 +333,16 @@ class SentInteraction:
     rejected: list[Rejection] = field(default_factory=list)
     original: dict[str, Any] | None = None  # the original response message (or the component's message)
     followups: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> message
+    session: GatewaySession | None = field(default=None, repr=False)  # where INTERACTION_CREATE went
 
     @property
     def callback(self) -> ResponseRecord | None:
         return next((r for r in self.responses if r.kind == "callback"), None)
+
+    @property
+    def shard(self) -> int | None:
+        """The shard id of the gateway session it was dispatched to."""
+        return self.session.shard[0] if self.session is not None else None
 
     @property
     def latency(self) -> float | None:
@@ -320,10 +355,24 @@ class SentInteraction:
 
 
 @dataclass
+class IdentifyRecord:
+    """One IDENTIFY that passed authentication. ``bucket`` is ``shard_id % max_concurrency``;
+    ``accepted`` is False when it broke the bucket rule and the fake refused it (op 9)."""
+
+    at: float  # fake.clock()
+    shard_id: int
+    num_shards: int
+    bucket: int
+    accepted: bool = True
+    session_id: str | None = None
+
+
+@dataclass
 class GatewaySession:
     id: str
     identify: dict[str, Any]
     intents: int
+    shard: tuple[int, int] = (0, 1)  # [shard_id, num_shards] from IDENTIFY
     seq: int = 0
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # (seq, t, d)
     conn: _Conn | None = None
@@ -331,6 +380,11 @@ class GatewaySession:
     resumable: bool = True
     resumes: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def owns(self, guild_id: str | int | None) -> bool:
+        """Whether Discord sends this guild's events here (DMs, guild None: shard 0)."""
+        shard_id, num_shards = self.shard
+        return shard_id == 0 if guild_id is None else shard_of(guild_id, num_shards) == shard_id
 
 
 @dataclass
@@ -423,9 +477,19 @@ class FakeDiscord:
     allowed_intents: int = PRIVILEGED_INTENTS  # privileged intents "enabled in the portal"
     strict_commands: bool = True  # send_* refuses commands that are not synced / not usable by the user
     upload_limit: int = 10 * 1024 * 1024  # bytes per file, Discord's default (413 / 40005 above it)
+    # -- sharding and the session start limit (GET /gateway/bot) --
+    shards: int = 1  # the shard count Discord recommends
+    max_concurrency: int = 1  # IDENTIFY buckets: one IDENTIFY per bucket per identify_window
+    identify_window: float = 5.0
+    enforce_identify_limit: bool = False  # answer a too-early IDENTIFY with op 9, as Discord does
+    session_start_total: int = 1000
+    # Every connected session of the owning shard gets a guild's events (two deployments of the
+    # same shards overlapping, as Discord allows); by default only the newest one does.
+    duplicate_dispatch: bool = False
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
+        self._ids = itertools.count(1)  # first: a guild of the test's own gets its bot role's id from it
         self.messages: list[dict[str, Any]] = []
         self.requests = 0  # create-message and open-DM requests (the outbound queue's traffic)
         self.rate_limited = 0
@@ -460,6 +524,8 @@ class FakeDiscord:
         self.unhandled: list[Call] = []  # requests to routes the fake does not know (answered 404)
         self.connections: list[_Conn] = []
         self.identifies: list[dict[str, Any]] = []
+        self.identify_log: list[IdentifyRecord] = []
+        self.identify_violations: list[tuple[IdentifyRecord, IdentifyRecord]] = []  # (earlier, too soon)
         self.resumes: list[dict[str, Any]] = []
         self.sessions: list[GatewaySession] = []
         self.commands: dict[str | None, list[dict[str, Any]]] = {}  # scope (None: global, else guild id) -> commands
@@ -469,7 +535,6 @@ class FakeDiscord:
         self._by_token: dict[str, SentInteraction] = {}
         self.fail_next_resume = False  # answer the next RESUME with op 9 (session invalid)
         self._changed = asyncio.Event()
-        self._ids = itertools.count(1)
 
     # -- lookups -------------------------------------------------------------------------------------
     @property
@@ -649,8 +714,47 @@ class FakeDiscord:
 
     @property
     def session(self) -> GatewaySession | None:
-        """The most recent gateway session (the one dispatches go to)."""
+        """The most recent gateway session (the one dispatches go to when there is one shard)."""
         return self.sessions[-1] if self.sessions else None
+
+    def shard_session(self, shard_id: int) -> GatewaySession | None:
+        """The most recent session of shard ``shard_id``."""
+        return next((s for s in reversed(self.sessions) if s.shard[0] == shard_id), None)
+
+    def sessions_for(self, guild_id: str | None) -> list[GatewaySession]:
+        """Where Discord sends an event of this guild (None: a DM): the newest session of the
+        owning shard, or with ``duplicate_dispatch`` every connected session of it."""
+        owning = [s for s in self.sessions if s.owns(guild_id)]
+        if not owning:
+            return []
+        if self.duplicate_dispatch:
+            connected = [s for s in owning if s.conn is not None]
+            return connected or owning[-1:]
+        return owning[-1:]
+
+    def _routed(self, guild_id: str | None) -> GatewaySession:
+        found = self.sessions_for(guild_id)
+        if found:
+            return found[-1]
+        if not self.sessions:
+            raise RuntimeError("fake Discord: no gateway session (has the client connected? call wait_ready first)")
+        where = "a DM (shard 0)" if guild_id is None else f"guild {guild_id}"
+        shards = sorted({s.shard for s in self.sessions})
+        raise RuntimeError(f"fake Discord: no session of the shard for {where}; sessions have shards {shards}")
+
+    async def wait_shards(self, shard_ids: Sequence[int], timeout: float = 10.0) -> dict[int, GatewaySession]:
+        """Until every shard in ``shard_ids`` has a connected session sent READY and its GUILD_CREATEs."""
+        def ready() -> dict[int, GatewaySession] | None:
+            found = {}
+            for shard_id in shard_ids:
+                session = self.shard_session(shard_id)
+                if session is None or not session.ready or session.conn is None:
+                    return None
+                found[shard_id] = session
+            return found
+
+        return await self._wait(ready, timeout, lambda: f"shards {list(shard_ids)} ready; sessions have shards "
+                                                        f"{sorted(s.shard for s in self.sessions if s.ready)}")
 
     async def wait_ready(self, timeout: float = 5.0) -> GatewaySession:
         """Until a client has identified and been sent READY and every GUILD_CREATE."""
@@ -1021,8 +1125,10 @@ class FakeDiscord:
         return _json({"url": self.gateway_url.rstrip("/")})
 
     async def _get_gateway_bot(self, request: web.Request) -> web.StreamResponse:
-        return _json({"url": self.gateway_url.rstrip("/"), "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 1000 - len(self.identifies), "reset_after": 86_400_000, "max_concurrency": 1}})
+        remaining = max(0, self.session_start_total - len(self.identify_log))
+        return _json({"url": self.gateway_url.rstrip("/"), "shards": self.shards, "session_start_limit": {
+            "total": self.session_start_total, "remaining": remaining, "reset_after": 86_400_000 if remaining < self.session_start_total else 0,
+            "max_concurrency": self.max_concurrency}})
 
     def _guild_or_404(self, request: web.Request) -> dict[str, Any] | None:
         try:
@@ -1204,14 +1310,34 @@ class FakeDiscord:
         intents = int(d["intents"])
         if intents & PRIVILEGED_INTENTS & ~self.allowed_intents:
             return await self._server_close(conn, 4014, "Disallowed intent(s).")
-        session = GatewaySession(secrets.token_hex(16), d, intents)
+        shard = d.get("shard") or [0, 1]
+        try:
+            shard_id, num_shards = int(shard[0]), int(shard[1])
+        except (TypeError, ValueError, IndexError):
+            return await self._server_close(conn, 4010, "Invalid shard.")
+        if not 0 <= shard_id < num_shards:
+            return await self._server_close(conn, 4010, "Invalid shard.")
+        now = self.clock()
+        record = IdentifyRecord(now, shard_id, num_shards, shard_id % max(1, self.max_concurrency))
+        earlier = [r for r in self.identify_log if r.accepted and r.bucket == record.bucket and now - r.at < self.identify_window]
+        self.identify_log.append(record)
+        if earlier:
+            self.identify_violations.append((earlier[-1], record))
+            if self.enforce_identify_limit:
+                record.accepted = False
+                self._notify()
+                await conn.send({"op": 9, "s": None, "t": None, "d": False})
+                return None
+        session = GatewaySession(secrets.token_hex(16), d, intents, shard=(shard_id, num_shards))
+        record.session_id = session.id
         self.sessions.append(session)
         conn.session = session
+        mine = [g for g in self.guilds or [] if session.owns(g["id"])]
         async with session.lock:
             session.conn = conn
             ready = {
                 "v": 10, "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-                "guilds": [{"id": g["id"], "unavailable": True} for g in self.guilds or []],
+                "guilds": [{"id": g["id"], "unavailable": True} for g in mine],
                 "session_id": session.id, "session_type": "normal", "resume_gateway_url": self.resume_gateway_url,
                 "application": {"id": self.app_id, "flags": 0}, "private_channels": [], "relationships": [],
                 "presences": [], "guild_join_requests": [], "geo_ordered_rtc_regions": ["local"], "auth": {},
@@ -1220,7 +1346,7 @@ class FakeDiscord:
             if "shard" in d:
                 ready["shard"] = d["shard"]
             await self._send_event(session, "READY", ready)
-            for g in self.guilds or []:
+            for g in mine:
                 await self._send_event(session, "GUILD_CREATE", self._guild_create(g, intents))
             session.ready = True
         self._notify()
@@ -1289,18 +1415,20 @@ class FakeDiscord:
         return session.seq
 
     async def dispatch(self, t: str, d: dict[str, Any], session: GatewaySession | None = None) -> int:
-        """Sends a dispatch event (op 0) to the current session; queued for RESUME if it is disconnected."""
-        session = session or self.session
+        """Sends a dispatch event (op 0) to ``session``, by default to the session of the shard
+        the event's guild belongs to (shard 0 for one without a guild); queued for RESUME if that
+        session is disconnected. Returns the sequence number."""
         if session is None:
-            raise RuntimeError("fake Discord: no gateway session (has the client connected? call wait_ready first)")
+            guild = d.get("guild_id") or (d.get("id") if t in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else None)
+            session = self._routed(str(guild) if guild else None)
         async with session.lock:
             return await self._send_event(session, t, d)
 
-    async def drop_connection(self, code: int | None = None, timeout: float = 5.0) -> None:
-        """Ends the current gateway connection so the client reconnects and RESUMEs: with
-        ``code=None`` the TCP connection is aborted (no close frame); else a close frame with
-        ``code`` (4000 "unknown error" is resumable; 4004/4010-4014 are not)."""
-        session = self.session
+    async def drop_connection(self, code: int | None = None, timeout: float = 5.0, shard: int | None = None) -> None:
+        """Ends the current gateway connection (of ``shard``, if given) so the client reconnects and
+        RESUMEs: with ``code=None`` the TCP connection is aborted (no close frame); else a close
+        frame with ``code`` (4000 "unknown error" is resumable; 4004/4010-4014 are not)."""
+        session = self.session if shard is None else self.shard_session(shard)
         conn = session.conn if session else None
         if conn is None:
             raise RuntimeError("fake Discord: no open gateway connection to drop")
@@ -1355,19 +1483,21 @@ class FakeDiscord:
         return ctx
 
     async def _send(self, type_: int, data: dict[str, Any], ctx: dict[str, Any], message: dict[str, Any] | None = None) -> SentInteraction:
-        if self.session is None:
-            raise RuntimeError("fake Discord: no gateway session (has the client connected? call wait_ready first)")
+        targets = self.sessions_for(ctx.get("guild_id"))
+        if not targets:
+            self._routed(ctx.get("guild_id"))  # raises, saying which shard is missing
         interaction_id = self._snowflake()
         token = "aW50ZXJhY3Rpb246" + interaction_id + ":" + secrets.token_urlsafe(48)
         payload = {"id": interaction_id, "application_id": self.app_id, "type": type_, "data": data,
                    "token": token, "version": 1, **ctx}
         if message is not None:
             payload["message"] = message
-        rec = SentInteraction(interaction_id, token, type_, payload, self.clock(), self, original=message)
+        rec = SentInteraction(interaction_id, token, type_, payload, self.clock(), self, original=message, session=targets[-1])
         self.interactions[interaction_id] = rec
         self._by_token[token] = rec
         rec.sent_at = self.clock()
-        await self.dispatch("INTERACTION_CREATE", payload)
+        for session in targets:
+            await self.dispatch("INTERACTION_CREATE", payload, session)
         return rec
 
     async def send_interaction(

@@ -24,7 +24,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from bot.clock import BackgroundLoop

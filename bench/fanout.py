@@ -121,27 +121,25 @@ def _quantile(buckets: list[tuple[float, float]], q: float) -> float:
 
 
 async def main_processes(processes: int, posts: int, channels: int, limit: int, db: str | None, kill_leader: bool) -> None:
-    import secrets
+    from tests.conftest import postgres_schema, postgres_url
+
+    if db is not None:
+        await run_processes(processes, posts, channels, limit, db, kill_leader)
+        return
+    if postgres_url() is None:
+        sys.exit("no PostgreSQL: run under `pg_virtualenv -t`, set PG* variables, or give --db postgresql://…")
+    async with postgres_schema(prefix="fanout") as url:
+        await run_processes(processes, posts, channels, limit, url, kill_leader)
+
+
+async def run_processes(processes: int, posts: int, channels: int, limit: int, db: str, kill_leader: bool) -> None:
     import signal
 
     import aiohttp
 
     from bot.delivery import Target
     from bot.models import Reply
-    from tests.conftest import postgres_url, subprocess_env
-
-    schema = None
-    if db is None:
-        base = postgres_url()
-        if base is None:
-            sys.exit("no PostgreSQL: run under `pg_virtualenv -t`, set PG* variables, or give --db postgresql://…")
-        import asyncpg
-
-        schema = f"fanout_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(base)
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        await admin.close()
-        db = f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+    from tests.conftest import subprocess_env
 
     fake = FakeDiscord(rate_limit=limit, window=1.0)
     await fake.start()
@@ -224,12 +222,6 @@ async def main_processes(processes: int, posts: int, channels: int, limit: int, 
     for proc in procs:
         await proc.wait()
     await fake.stop()
-    if schema is not None:
-        import asyncpg
-
-        admin = await asyncpg.connect(postgres_url())
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
 
     per_key = collections.Counter(m["content"] for m in fake.messages)
     duplicates = sum(n - 1 for n in per_key.values() if n > 1)

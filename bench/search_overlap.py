@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
 import statistics
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,8 +34,9 @@ sys.path.insert(0, str(ROOT))
 from bot.clock import iso_utc
 from bot.storage import papers_repo
 from bot.storage.db import open_database
-from bot.storage.postgres import redact_url
+from bot.config import db_label
 from feeds.papers import FeedError, parse_arxiv_api, parse_arxiv_rss, parse_hf_daily
+from tests.conftest import postgres_schema, postgres_url
 
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
 ALL_MATCHES = 1_000_000_000  # a limit no query reaches: the whole match set
@@ -81,27 +79,6 @@ def sample_papers() -> list:
     return items + parse_hf_daily((FIXTURES / "daily_papers_2026-08-21_reserialized.json").read_bytes()).items
 
 
-def postgres_url(given: str | None) -> str | None:
-    if given:
-        return given
-    if not os.environ.get("PGHOST") or not os.environ.get("PGPORT"):
-        return None
-    user = quote(os.environ.get("PGUSER", "postgres"), safe="")
-    password = quote(os.environ.get("PGPASSWORD", ""), safe="")
-    auth = f"{user}:{password}" if password else user
-    return f"postgresql://{auth}@{os.environ['PGHOST']}:{os.environ['PGPORT']}/{os.environ.get('PGDATABASE', 'postgres')}"
-
-
-async def admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def load(db, generated: int) -> float:
     started = time.perf_counter()
     if generated:
@@ -134,29 +111,27 @@ def overlap(a: list[str], b: list[str], k: int) -> float | None:
 
 
 async def main(args: argparse.Namespace) -> int:
-    url = postgres_url(args.postgres)
+    url = args.postgres or postgres_url()
     if url is None:
         print("No PostgreSQL: pass --postgres URL or set PGHOST/PGPORT (e.g. inside pg_virtualenv).", file=sys.stderr)
         return 2
-    schema = f"overlap_{secrets.token_hex(4)}"
-    await admin(url, f"CREATE SCHEMA {schema}")
     workdir = Path(tempfile.mkdtemp(prefix="careerbot-overlap-"))
     lite = pg = None
-    try:
-        lite = await open_database(workdir / "papers.db")
-        pg = await open_database(f"{url}{'&' if '?' in url else '?'}search_path={schema}")
-        loaded = {name: await load(db, args.generated) for name, db in (("sqlite", lite), ("postgres", pg))}
-        stored = await papers_repo.count(lite), await papers_repo.count(pg)
-        print(f"data: {'bench/papers.py generated' if args.generated else 'tests/fixtures/feeds'}, "
-              f"{stored[0]:,} papers on SQLite, {stored[1]:,} on PostgreSQL ({redact_url(url)}, schema {schema}); "
-              f"loaded in {loaded['sqlite']:.1f} s / {loaded['postgres']:.1f} s")
-        a_top, a_all, a_ms = await run(lite, QUERIES)
-        b_top, b_all, b_ms = await run(pg, QUERIES)
-    finally:
-        for db in (lite, pg):
-            if db is not None:
-                await db.close()
-        await admin(url, f"DROP SCHEMA {schema} CASCADE")
+    async with postgres_schema(url, prefix="overlap") as pg_url:
+        try:
+            lite = await open_database(workdir / "papers.db")
+            pg = await open_database(pg_url)
+            loaded = {name: await load(db, args.generated) for name, db in (("sqlite", lite), ("postgres", pg))}
+            stored = await papers_repo.count(lite), await papers_repo.count(pg)
+            print(f"data: {'bench/papers.py generated' if args.generated else 'tests/fixtures/feeds'}, "
+                  f"{stored[0]:,} papers on SQLite, {stored[1]:,} on PostgreSQL ({db_label(pg_url)}); "
+                  f"loaded in {loaded['sqlite']:.1f} s / {loaded['postgres']:.1f} s")
+            a_top, a_all, a_ms = await run(lite, QUERIES)
+            b_top, b_all, b_ms = await run(pg, QUERIES)
+        finally:
+            for db in (lite, pg):
+                if db is not None:
+                    await db.close()
 
     print(f"{len(QUERIES)} queries ({sum(1 for _, c in QUERIES if c)} narrowed to a category)")
     for k in (10, 5):

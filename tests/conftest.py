@@ -10,12 +10,14 @@ PostgreSQL half is skipped, saying so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import secrets
 import socket
 from urllib.parse import quote
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -145,14 +147,32 @@ def engine(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
-async def _admin(sql: str) -> None:
+async def admin_sql(url: str, sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(postgres_url())
+    conn = await asyncpg.connect(url)
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def in_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+
+
+@contextlib.asynccontextmanager
+async def postgres_schema(base: str | None = None, prefix: str = "t") -> AsyncIterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped afterwards (tests, benches)."""
+    base = base or postgres_url()
+    if base is None:
+        raise RuntimeError(NO_POSTGRES)
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    await admin_sql(base, f"CREATE SCHEMA {schema}")
+    try:
+        yield in_schema(base, schema)
+    finally:
+        await admin_sql(base, f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
@@ -161,13 +181,13 @@ def db_path(tmp_path: Path, engine: str):
     if engine == "sqlite":
         yield tmp_path / "careerbot.db"
         return
-    schema = f"t_{secrets.token_hex(6)}"
-    asyncio.run(_admin(f"CREATE SCHEMA {schema}"))
     base = postgres_url() or ""
+    schema = f"t_{secrets.token_hex(6)}"
+    asyncio.run(admin_sql(base, f"CREATE SCHEMA {schema}"))
     try:
-        yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+        yield in_schema(base, schema)
     finally:
-        asyncio.run(_admin(f"DROP SCHEMA {schema} CASCADE"))
+        asyncio.run(admin_sql(base, f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture

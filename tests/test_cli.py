@@ -183,3 +183,16 @@ def test_a_bad_database_url_is_a_short_error_without_its_password(tmp_path: Path
         assert expected in out.stderr and "Traceback" not in out.stderr
         assert secret not in out.stdout + out.stderr
     assert list(tmp_path.iterdir()) == []  # no file was made for a URL
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shard-count", "0"], "--shard-count must be 1 or more"),
+    (["--shards", "0-2"], "--shards needs --shard-count"),
+    (["--shards", "a-b", "--shard-count", "4"], "write a range such as 0-2"),
+    (["--roles", ""], "use a comma-separated list"),
+])
+def test_bad_serve_options_are_one_clear_line_and_create_nothing(tmp_path: Path, args: list[str], message: str):
+    db = tmp_path / "never.db"
+    out = careerbot("--db", str(db), "serve", *args, env=subprocess_env(DISCORD_TOKEN="test-token"), cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not db.exists()

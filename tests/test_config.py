@@ -100,3 +100,10 @@ def test_slack_oauth_needs_both_halves_and_never_shows_the_secret() -> None:
         load_config({**base, "SLACK_CLIENT_ID": "123.456"}, env_file=None)
     with pytest.raises(ConfigError, match="SLACK_CLIENT_ID"):
         load_config({**base, "SLACK_CLIENT_ID": "abc", "SLACK_CLIENT_SECRET": "x"}, env_file=None)
+
+
+@pytest.mark.parametrize("value", ["abc", "1", "-5", "99999", "2.5"])
+def test_a_bad_delivery_lease_is_named_before_anything_starts(value: str) -> None:
+    with pytest.raises(ConfigError, match="CAREERBOT_DELIVERY_LEASE_SECONDS=.* whole number of seconds from 2 to 3600"):
+        load_config({"CAREERBOT_DELIVERY_LEASE_SECONDS": value}, env_file=None)
+    assert load_config({"CAREERBOT_DELIVERY_LEASE_SECONDS": "30"}, env_file=None).delivery_lease == 30.0

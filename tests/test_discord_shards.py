@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import secrets
 import signal
 import sys
 import time
@@ -29,7 +28,7 @@ from bot.config import load_config
 from bot.storage import identify_repo
 from bot.storage.db import open_database
 from commands import create_app
-from tests.conftest import NO_POSTGRES, postgres_url, subprocess_env
+from tests.conftest import NO_POSTGRES, postgres_schema, postgres_url, subprocess_env
 from tests.fakes.fake_discord import (
     FakeDiscord,
     guild_id_on_shard,
@@ -214,25 +213,10 @@ async def fake_shards() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def pg_schema_url() -> AsyncIterator[str]:
     """A PostgreSQL URL whose search_path is a new, empty schema of this test's own."""
-    base = postgres_url()
-    if base is None:
+    if postgres_url() is None:
         pytest.skip(NO_POSTGRES)
-    import asyncpg
-
-    schema = f"t_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(f"CREATE SCHEMA {schema}")
-    finally:
-        await conn.close()
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
-    finally:
-        conn = await asyncpg.connect(base)
-        try:
-            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        finally:
-            await conn.close()
+    async with postgres_schema() as url:
+        yield url
 
 
 async def until(check, timeout: float) -> None:

@@ -37,10 +37,26 @@ RETENTION = timedelta(days=180)  # questions and votes are forgotten after this
 _SALT_KEY = "advice.voter_salt"
 
 
-def load_out_of_domain() -> list[str]:
-    """The near-domain questions the domain model learns to refuse (one per line, # comments)."""
-    text = (resources.files("commands.advice") / "out_of_domain.txt").read_text("utf-8")
+def _lines(name: str) -> list[str]:
+    text = (resources.files("commands.advice") / name).read_text("utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _asked(label: str) -> list[str]:
+    return [line[len(label) + 1 :].strip() for line in _lines("asked.txt") if line.startswith(label + ":")]
+
+
+def load_out_of_domain() -> list[str]:
+    """What the domain model learns to refuse: the near-domain questions we wrote
+    (``out_of_domain.txt``) and the out-of-domain questions of our labelled sets (``asked.txt``)."""
+    return _lines("out_of_domain.txt") + _asked("out")
+
+
+def load_in_domain() -> list[str]:
+    """Questions students asked that are about ML careers, worded as they really write
+    (``asked.txt``): the domain model learns the in-domain side from these as well as from
+    the entries' own examples, which we wrote."""
+    return _asked("in")
 
 
 @dataclass
@@ -106,7 +122,7 @@ async def setup(app) -> None:  # noqa: ANN001 - App is imported lazily to avoid 
         entries={e.id: e for e in stored},
         topics=await advice_repo.load_topics(app.db),
         catalog=catalog,
-        index=index_cache.load_or_build(stored, load_out_of_domain()),
+        index=index_cache.load_or_build(stored, load_out_of_domain(), in_domain=load_in_domain()),
         salt=await _voter_salt(app.db),
     )
     app.retention.add("advice questions", lambda conn, now: advice_repo.prune_asks(conn, iso_utc(now - RETENTION)))

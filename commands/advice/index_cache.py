@@ -39,12 +39,14 @@ def cache_dir() -> Path:
     return Path(base) / "careerbot"
 
 
-def index_key(entries: Sequence[Entry], out_of_domain: Sequence[str]) -> str:
+def index_key(entries: Sequence[Entry], out_of_domain: Sequence[str], in_domain: Sequence[str] = ()) -> str:
     digest = hashlib.sha256()
     for entry in entries:
         digest.update(json.dumps(asdict(entry), sort_keys=True, ensure_ascii=False).encode())
     digest.update(b"\0ood\0")
     digest.update("\n".join(out_of_domain).encode())
+    digest.update(b"\0in\0")
+    digest.update("\n".join(in_domain).encode())
     package = resources.files("commands.advice")
     for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".py")):
         digest.update(name.encode() + b"\0" + package.joinpath(name).read_bytes())
@@ -54,14 +56,16 @@ def index_key(entries: Sequence[Entry], out_of_domain: Sequence[str]) -> str:
     return digest.hexdigest()[:24]
 
 
-def load_or_build(entries: list[Entry], out_of_domain: list[str], directory: Path | None = None) -> AdviceIndex:
+def load_or_build(
+    entries: list[Entry], out_of_domain: list[str], directory: Path | None = None, in_domain: Sequence[str] = ()
+) -> AdviceIndex:
     directory = cache_dir() if directory is None else directory
-    key = index_key(entries, out_of_domain)
+    key = index_key(entries, out_of_domain, in_domain)
     path = directory / f"{_PREFIX}{key}.pickle"
     index = _read(path)
     if isinstance(index, AdviceIndex):
         return index
-    index = AdviceIndex(entries, out_of_domain)
+    index = AdviceIndex(entries, out_of_domain, in_domain)
     _write(directory, path, index)
     return index
 

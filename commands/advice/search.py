@@ -50,8 +50,8 @@ NEIGHBOUR_WEIGHT = 0.8
 # closely one example question matches, the share of the question the best entry covers, and
 # the strongest single in-domain word. A word nobody has seen counts for nothing; a word seen
 # only in questions we refuse ("accounting", "gaming") counts as part of what is asked.
-DOMAIN_WEIGHTS = (0.303, 0.735, 6.258, 5.426, 1.151)
-DOMAIN_BIAS = -8.134
+DOMAIN_WEIGHTS = (0.251, 0.424, 5.036, 4.784, 1.473)
+DOMAIN_BIAS = -8.063
 DOMAIN_THRESHOLD = 0.5
 DOMAIN_FROM_BODIES = True  # the domain model also learns the entries' own sentences (more in-domain words)
 RANK_QUESTION_WORDS = True  # who/when/where/why/which/how rank ("who will interview me"); the domain model ignores them
@@ -63,8 +63,8 @@ FOREIGN_WEIGHT = 1.0  # a word seen only in refused questions weighs as much as 
 # (confidently wrong against share answered outright, `bench/advice_fit.py`): fresh questions
 # are answered wrongly about twice as often as the tuning sets' own, so it aims at ~3 % there
 # to stay under 5 % on new ones, with about 70 % of questions still answered outright.
-UNSURE_WEIGHTS = (-5.795, 0.817, -2.314, 0.226, 0.112)
-UNSURE_BIAS = 6.013
+UNSURE_WEIGHTS = (-5.196, 0.986, -1.928, 0.125, 0.113)
+UNSURE_BIAS = 4.816
 SURE_THRESHOLD = 2.0
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
@@ -177,6 +177,8 @@ class Match:
     entry: Entry
     score: float
     confidence: float  # the share of the question's weight this entry matches
+    lexical: float = 0.0  # the BM25F part of the score (relative to the best, times coverage)
+    vote: float = 0.0  # the example questions' part
 
 
 @dataclass
@@ -233,7 +235,7 @@ class DomainModel:
 
 
 class AdviceIndex:
-    def __init__(self, entries: list[Entry], out_of_domain: Iterable[str] = ()) -> None:
+    def __init__(self, entries: list[Entry], out_of_domain: Iterable[str] = (), in_domain: Iterable[str] = ()) -> None:
         self.entries = entries
         self.n = max(1, len(entries))
         self.field_terms: list[dict[str, Counter[str]]] = []
@@ -277,14 +279,19 @@ class AdviceIndex:
         ex_df = Counter(t for _, terms in self.examples for t in terms)
         self.example_idf = {t: math.log(1 + (n_ex - d + 0.5) / (d + 0.5)) for t, d in ex_df.items()}
         self.example_sizes = [sum(self.example_idf.get(t, 0.0) for t in terms if "_" not in t) for _, terms in self.examples]
-        outside = list(out_of_domain)
-        inside = [q for e in entries for q in (e.title, *e.examples)]
-        if DOMAIN_FROM_BODIES:
-            inside += [line for e in entries for line in re.split(r"(?<=[.!?])\s+|\n", e.body) if line.strip()]
-        self.domain = DomainModel(inside, outside, self._example_terms)
+        self.domain = self.domain_model(in_domain, out_of_domain)
         vocab_counts = Counter(df)
         vocab_counts.update({t: 1 for t in self.domain.outside if t not in vocab_counts})
         self.vocabulary = Vocabulary(vocab_counts)
+
+    def domain_model(self, in_domain: Iterable[str], out_of_domain: Iterable[str]) -> DomainModel:
+        """In domain: the entries' titles, examples and sentences, and questions students asked;
+        out of domain: the questions we refuse. (``bench/advice_fit.py`` rebuilds it without one
+        set's questions to fit the weights on questions the model has not learnt.)"""
+        inside = [q for e in self.entries for q in (e.title, *e.examples)]
+        if DOMAIN_FROM_BODIES:
+            inside += [line for e in self.entries for line in re.split(r"(?<=[.!?])\s+|\n", e.body) if line.strip()]
+        return DomainModel(inside + list(in_domain), list(out_of_domain), self._example_terms)
 
     @staticmethod
     def _example_spelling(entries: list[Entry]) -> dict[str, str]:
@@ -373,8 +380,9 @@ class AdviceIndex:
             entry = self.entries[doc]
             if total > 0 and entry.workspace_id in (None, workspace_id):
                 confidence = covered[doc] / total_weight
-                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_vote.get(doc, 0.0)
-                scored.append(Match(entry, value, confidence))
+                lexical = (total / top) * confidence
+                vote = EXAMPLE_WEIGHT * example_vote.get(doc, 0.0)
+                scored.append(Match(entry, lexical + vote, confidence, lexical, vote))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
         return scored, max(example_best.values(), default=0.0)
 

@@ -110,11 +110,7 @@ async def signals(rows: list[dict]) -> tuple[list, list]:
                 for r in group:
                     q = r["question"]
                     ranked, best = idx.rank(idx.analyze(q))
-                    terms = idx._domain_terms(q)
-                    nb = idx.domain.score(terms)
-                    strongest = max([idx.domain.llr.get(t, 0.0) for t, _ in terms] + [0.0])
-                    conf = ranked[0].confidence if ranked else 0.0
-                    domain_rows.append(([max(nb, 0.0), min(nb, 0.0), best, conf, strongest], int(r["answerable"])))
+                    domain_rows.append((list(idx.domain_signals(q, ranked, best)), int(r["answerable"])))
                     if r["answerable"] and ranked and idx.domain_score(q, ranked, best) >= DOMAIN_THRESHOLD:
                         top = ranked[0]
                         ratio = ranked[1].score / top.score if len(ranked) > 1 else 0.0

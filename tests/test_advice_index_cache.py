@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.storage.advice_repo import Entry
-from commands.advice import index_cache, load_builtin, load_out_of_domain
+from commands.advice import index_cache, load_builtin, load_in_domain, load_out_of_domain
 from commands.advice.search import AdviceIndex
 from tests.conftest import subprocess_env
 
@@ -42,6 +42,21 @@ def test_an_edited_entry_is_never_answered_from_a_stale_cache(tmp_path: Path) ->
     index = index_cache.load_or_build(edited, ood, tmp_path)
     assert next(e for e in index.entries if e.id == "competitions").title == "Are heapsort puzzles worth it?"
     assert len(list(tmp_path.glob("advice-index-*.pickle"))) == 1  # the old one is removed
+
+
+def test_new_labelled_questions_rebuild_the_index_and_teach_its_domain_model(tmp_path: Path) -> None:
+    """asked.txt feeds the domain model: a cached index built without a labelled question must
+    not keep answering as if it had never been told."""
+    entries, _, _ = load_builtin()
+    ood, inside = load_out_of_domain(), load_in_domain()
+    assert len(inside) > 1000 and len(ood) > 1000  # the labelled sets are packaged
+    question = "what will they ask at my bakery job interview tomorrow"
+    index = index_cache.load_or_build(entries, ood, tmp_path, in_domain=inside)
+    assert index.search(question).status == "refused"
+    # Told, many times over, that bakery interview questions are ML-career questions:
+    index = index_cache.load_or_build(entries, ood, tmp_path, in_domain=inside + [question] * 40)
+    assert index.search(question).status != "refused"
+    assert len(list(tmp_path.glob("advice-index-*.pickle"))) == 1
 
 
 def test_a_corrupt_or_others_writable_cache_is_not_read(tmp_path: Path) -> None:

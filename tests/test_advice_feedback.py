@@ -33,20 +33,21 @@ def buttons(events: list[dict]) -> list[str]:
 
 
 async def test_votes_count_once_per_person_and_never_store_who(app: App):
-    ada = ConsoleSession(app, user="ada")
-    answer = await ada.feed("/advice do i need a phd for an ml internship")
+    quinn = ConsoleSession(app, user="quinn")
+    answer = await quinn.feed("/advice do i need a phd for an ml internship")
     labels = buttons(answer)
     assert labels[-2:] == ["👍 Helpful", "👎 Not helpful"]
     down = labels.index("👎 Not helpful") + 1
-    shown = list(ada._buttons)
-    assert "Thanks — noted" in text(await ada.feed(f":click {down}"))
-    ada._buttons = shown  # the answer is still on screen: she presses 👎 again
-    again = await ada.feed(f":click {down}")
+    shown = list(quinn._buttons)
+    assert "Thanks — noted" in text(await quinn.feed(f":click {down}"))
+    quinn._buttons = shown  # the answer is still on screen: they press 👎 again
+    again = await quinn.feed(f":click {down}")
     assert "already rated" in text(again)
     rows = await app.db.fetchall("SELECT * FROM advice_votes")
     assert len(rows) == 1 and rows[0]["vote"] == -1 and rows[0]["entry_id"] == "myth-phd-required"
     stored = json.dumps([dict(r) for r in await app.db.fetchall("SELECT * FROM advice_asks")] + [dict(r) for r in rows])
-    assert "ada" not in stored  # the question is kept, never who asked or voted
+    # "quinn" has letters no hex digest has: a keyed hash of the voter cannot contain it by chance
+    assert "quinn" not in stored  # the question is kept, never who asked or voted
 
 
 async def test_someone_else_pressing_the_same_button_is_a_second_vote(app: App):

@@ -19,7 +19,8 @@ refitted:
    answered in-domain questions; prints, per share made unsure, the confidently-wrong rate.
 
 Never fit on, nor write into asked.txt, a held-out set you still mean to report
-(advice_untouched8 is the current one): score it first, then add it to LABELLED.
+(advice_untouched8 was scored once and is next to join LABELLED; write advice_untouched9 before
+the next claim): score it first, then add it to LABELLED.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
-# Every labelled set except the held-out judge (advice_untouched8).
+# Every labelled set except the newest held-out one (advice_untouched8, scored once, not yet added).
 LABELLED = [ROOT / "bench" / "advice_student.jsonl", SHARED / "advice-dev-casual.jsonl", SHARED / "advice-dev.jsonl",
             ROOT / "bench" / "advice_holdout.jsonl", ROOT / "bench" / "advice_final.jsonl",
             *(ROOT / "bench" / f"advice_untouched{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7"))]

@@ -8,14 +8,15 @@ refitted:
     python bench/advice_fit.py                       # refit on the labelled sets
     python bench/advice_fit.py FILE.jsonl ...        # or on these
 
-1. In domain? Logistic regression on (naive-Bayes log-odds for, against, best example match,
-   coverage, strongest domain word) with answerable as the label; prints, per threshold, the
+1. In domain? Logistic regression on ``AdviceIndex.domain_signals`` (naive-Bayes log-odds for,
+   against, best example match, coverage, strongest in-domain and foreign word) with answerable
+   as the label; prints, per threshold, the
    share of in-domain questions kept and of out-of-domain ones refused. The naive-Bayes model
    learns from asked.txt, which holds these same questions, so each set's signals come from a
    model rebuilt without that set's questions (cross-fitting): the weights are fitted on
    questions the model has not learnt, as a new question will be.
-2. Sure enough? Logistic regression on (runner-up ratio, first score, best example, coverage,
-   domain score) with "the first entry passes the keyword check" as the label, over the
+2. Sure enough? Logistic regression on ``AdviceIndex.sure_signals`` (runner-up ratio, first
+   score, best example, coverage, domain score) with "the first entry passes the keyword check" as the label, over the
    answered in-domain questions; prints, per share made unsure, the confidently-wrong rate.
 
 Never fit on, nor write into asked.txt, a held-out set you still mean to report
@@ -62,8 +63,8 @@ def write_asked(files: list[Path]) -> int:
             if line.strip():
                 row = json.loads(line)
                 q = " ".join(row["question"].split())
-                if _key(q) not in seen:
-                    seen.add(_key(q))
+                if (key := _key(q)) not in seen:
+                    seen.add(key)
                     lines.append(f"{'in' if row['answerable'] else 'out'}: {q}")
     ASKED.write_text("\n".join(lines) + "\n", "utf-8")
     return len(seen)
@@ -112,12 +113,11 @@ async def signals(rows: list[dict]) -> tuple[list, list]:
                     q = r["question"]
                     ranked, best = idx.rank(idx.analyze(q))
                     domain_rows.append((list(idx.domain_signals(q, ranked, best)), int(r["answerable"])))
-                    if r["answerable"] and ranked and idx.domain_score(q, ranked, best) >= DOMAIN_THRESHOLD:
-                        top = ranked[0]
-                        ratio = ranked[1].score / top.score if len(ranked) > 1 else 0.0
-                        ok = passes({"title": top.entry.title, "body": top.entry.body}, r["must_mention_any"])
-                        dom = idx.domain_score(q, ranked, best)
-                        sure_rows.append(([ratio, top.score, best, top.confidence, dom], int(ok)))
+                    dom = idx.domain_score(q, ranked, best)
+                    if r["answerable"] and ranked and dom >= DOMAIN_THRESHOLD:
+                        top = ranked[0].entry
+                        ok = passes({"title": top.title, "body": top.body}, r["must_mention_any"])
+                        sure_rows.append((list(idx.sure_signals(ranked, best, dom)), int(ok)))
         finally:
             await app.close()
     return domain_rows, sure_rows

@@ -11,6 +11,7 @@ can show a moderator what students asked that the knowledge base does not answer
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -37,9 +38,11 @@ RETENTION = timedelta(days=180)  # questions and votes are forgotten after this
 _SALT_KEY = "advice.voter_salt"
 
 
-def _lines(name: str) -> list[str]:
+@functools.cache
+def _lines(name: str) -> tuple[str, ...]:
+    """A packaged text file's lines, blanks and # comments left out (asked.txt is read once for both sides)."""
     text = (resources.files("commands.advice") / name).read_text("utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
 
 
 def _asked(label: str) -> list[str]:
@@ -49,7 +52,7 @@ def _asked(label: str) -> list[str]:
 def load_out_of_domain() -> list[str]:
     """What the domain model learns to refuse: the near-domain questions we wrote
     (``out_of_domain.txt``) and the out-of-domain questions of our labelled sets (``asked.txt``)."""
-    return _lines("out_of_domain.txt") + _asked("out")
+    return [*_lines("out_of_domain.txt"), *_asked("out")]
 
 
 def load_in_domain() -> list[str]:

@@ -181,8 +181,6 @@ class Match:
     entry: Entry
     score: float
     confidence: float  # the share of the question's weight this entry matches
-    lexical: float = 0.0  # the BM25F part of the score (relative to the best, times coverage)
-    vote: float = 0.0  # the example questions' part
 
 
 @dataclass
@@ -384,9 +382,8 @@ class AdviceIndex:
             entry = self.entries[doc]
             if total > 0 and entry.workspace_id in (None, workspace_id):
                 confidence = covered[doc] / total_weight
-                lexical = (total / top) * confidence
-                vote = EXAMPLE_WEIGHT * example_vote.get(doc, 0.0)
-                scored.append(Match(entry, lexical + vote, confidence, lexical, vote))
+                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_vote.get(doc, 0.0)
+                scored.append(Match(entry, value, confidence))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
         return scored, max(example_best.values(), default=0.0)
 
@@ -399,6 +396,14 @@ class AdviceIndex:
         nb = self.domain.score(terms)
         return (max(nb, 0.0), min(nb, 0.0), best_example, ranked[0].confidence if ranked else 0.0,
                 max(llrs + [0.0]), min(llrs + [0.0]))
+
+    @staticmethod
+    def sure_signals(ranked: list[Match], best_example: float, domain: float) -> tuple[float, ...]:
+        """What UNSURE_WEIGHTS weigh: the runner-up's score relative to the first, the first's
+        score, the closest example, the first's coverage and the domain score."""
+        top = ranked[0]
+        runner_up = ranked[1].score / top.score if len(ranked) > 1 else 0.0
+        return (runner_up, top.score, best_example, top.confidence, domain)
 
     def domain_score(self, question: str, ranked: list[Match], best_example: float) -> float:
         signals = self.domain_signals(question, ranked, best_example)
@@ -445,8 +450,8 @@ class AdviceIndex:
         if not ranked or domain < DOMAIN_THRESHOLD:
             return Answer("refused", [], _topics(ranked), domain)
         top = ranked[0]
-        runner_up = ranked[1].score / top.score if len(ranked) > 1 else 0.0
-        signals = (runner_up, top.score, best_example, top.confidence, domain)
+        signals = self.sure_signals(ranked, best_example, domain)
+        runner_up = signals[0]
         sure = UNSURE_BIAS + sum(w * x for w, x in zip(UNSURE_WEIGHTS, signals))
         tie = TIE_RATIO if sum(1 for c in concepts if c.weight) > 1 else TIE_RATIO_ONE_WORD
         if len(ranked) > 1 and (sure < SURE_THRESHOLD or runner_up >= tie):

@@ -110,14 +110,12 @@ async def signals(rows: list[dict]) -> tuple[list, list]:
                 idx.domain = idx.domain_model([q for q in inside if _key(q) not in held],
                                               [q for q in outside if _key(q) not in held])
                 for r in group:
-                    q = r["question"]
-                    ranked, best = idx.rank(idx.analyze(q))
-                    domain_rows.append((list(idx.domain_signals(q, ranked, best)), int(r["answerable"])))
-                    dom = idx.domain_score(q, ranked, best)
-                    if r["answerable"] and ranked and dom >= DOMAIN_THRESHOLD:
-                        top = ranked[0].entry
+                    seen = idx.assess(r["question"])
+                    domain_rows.append((list(seen.domain_signals), int(r["answerable"])))
+                    if r["answerable"] and seen.ranked and seen.domain >= DOMAIN_THRESHOLD:
+                        top = seen.ranked[0].entry
                         ok = passes({"title": top.title, "body": top.body}, r["must_mention_any"])
-                        sure_rows.append((list(idx.sure_signals(ranked, best, dom)), int(ok)))
+                        sure_rows.append((list(idx.sure_signals(seen.ranked, seen.best_example, seen.domain)), int(ok)))
         finally:
             await app.close()
     return domain_rows, sure_rows

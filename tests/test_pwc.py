@@ -9,7 +9,9 @@ same bytes with ``feeds.pwc`` and fetch them through the project's Fetcher, foll
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import sys
 import warnings
 from datetime import date
 from pathlib import Path
@@ -56,9 +58,18 @@ def fixture(name: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def pwc(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """The real package. Importing it writes ~/.paperswithcode/paperswithcode.ini, so HOME is a temp dir."""
+    """The real package. Importing it writes ~/.paperswithcode/paperswithcode.ini, so HOME is a temp dir.
+
+    The client was written for pydantic 1 (``from pydantic import BaseModel, validator``); the
+    project installs pydantic 2 (wordllama needs it), which ships pydantic 1 as ``pydantic.v1``.
+    While the client is imported, ``pydantic`` names that copy, so its models are pydantic 1 models.
+    """
+    import pydantic
+
+    v1 = importlib.import_module("pydantic.v1") if pydantic.VERSION.startswith("2.") else pydantic
     with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
         mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        mp.setitem(sys.modules, "pydantic", v1)
         warnings.simplefilter("ignore", DeprecationWarning)  # httpx 0.14 imports cgi
         try:
             import paperswithcode

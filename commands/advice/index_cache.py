@@ -3,7 +3,8 @@
 Building the index (stemming every example, training the domain model) takes about a quarter of
 a second, which is most of a one-shot ``careerbot advice "…"``; unpickling the built one takes a
 few hundredths. The file's name is a hash of everything the index is built from (the entries,
-the out-of-domain questions, the code of this package and the stemmer's version), so an edited
+the out-of-domain questions, the code of this package, the stemmer's and the embedding model's
+versions), so an edited
 entry or a new release never reads a stale index: it builds and writes a new one.
 
 A pickle is code, like a ``.pyc`` in ``__pycache__``; it is read only from a directory and a file
@@ -24,9 +25,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot.storage.advice_repo import Entry
+from commands.advice import semantic
 from commands.advice.search import AdviceIndex
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,15 @@ def index_key(entries: Sequence[Entry], out_of_domain: Sequence[str], in_domain:
     import snowballstemmer
 
     digest.update(f"{getattr(snowballstemmer, '__version__', '?')} {sys.version} {pickle.HIGHEST_PROTOCOL}".encode())
+    digest.update(f"{_version('wordllama')} {semantic.MODEL} {semantic.DIMENSIONS}".encode())  # the sentence vectors
     return digest.hexdigest()[:24]
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
 
 
 def load_or_build(

@@ -8,18 +8,22 @@ Two questions are decided separately:
    ``out_of_domain.txt`` plus the labelled sets' refusals (near-domain questions we must refuse:
    ML homework, conference deadlines, gaming GPUs, salaries, a bakery internship...). Words it
    has never seen say nothing either way, so one unknown word cannot turn a right answer into a
-   refusal.
+   refusal. Beside the words, sentence vectors (``semantic``) say how close the question is to
+   the nearest questions on either side: a question much like ones we refuse is refused even
+   when its words are ours ("ML internship" inside a salary question).
 2. **Which entry answers it?** BM25F over keywords, title, body and example questions on
    Snowball stems (plus stem bigrams), combined with the example questions' vote (the closest one
-   plus a share of the next two),
-   so "is kaggle legit" finds the entry whose examples ask exactly that. Company names are weak
-   evidence ("no-name uni ... google brain" is about universities).
+   plus a share of the next two) and by how close in meaning its closest example is,
+   so "is kaggle legit" finds the entry whose examples ask exactly that, and "do companies run
+   virtual internships well" the one about remote work. Company names are weak evidence
+   ("no-name uni ... google brain" is about universities).
 
 In domain but with two entries close together, the answer is *unsure*: the closest entries are
 offered as choices instead of one picked confidently. Out of domain, nothing is answered.
 
 The index is built in memory from the rows in SQLite (under a hundred entries, about a
-thousand examples): a search is dictionary look-ups, well under a millisecond.
+thousand examples): a search is dictionary look-ups and three small matrix products, about a
+millisecond.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+import numpy as np
+
 from bot.storage.advice_repo import Entry
+from commands.advice import semantic
 from commands.advice.language import WEAK_WORDS, content_words, damerau, stem, stems
 
 FIELD_WEIGHTS = {"keywords": 3.0, "title": 2.0, "body": 1.0, "examples": 1.5}
@@ -46,6 +53,10 @@ EXAMPLE_WEIGHT = 1.0  # how much the example questions add, relative to the norm
 # lucky example ("phd" in one example question of an unrelated entry).
 NEIGHBOUR_EXAMPLES = 2
 NEIGHBOUR_WEIGHT = 0.8
+# Meaning beside words (``semantic``): each entry's closest example question by sentence vector
+# adds this much to its score.
+SEMANTIC_WEIGHT = 1.3
+NEAREST = 3  # the domain signals compare a question with its 3 nearest asked questions on each side
 # Both decision models below are refitted with `python bench/advice_fit.py SETS...`.
 # Is it in domain? A linear score of six signals, fitted (logistic regression) on our labelled
 # sets: the naive-Bayes log-odds (evidence against weighs more than evidence for), how
@@ -53,8 +64,8 @@ NEIGHBOUR_WEIGHT = 0.8
 # the strongest in-domain and the strongest foreign word ("bakery" in an internship question).
 # A word nobody has seen counts for nothing; a word seen only in questions we refuse
 # ("accounting", "gaming") counts as part of what is asked.
-DOMAIN_WEIGHTS = (0.187, 0.340, 3.660, 2.451, 1.598, 1.342)
-DOMAIN_BIAS = -3.809
+DOMAIN_WEIGHTS = (0.131, 0.246, 1.928, 2.302, 1.221, 0.916, 6.053, -14.236, 7.844)
+DOMAIN_BIAS = -3.323
 DOMAIN_THRESHOLD = 0.0
 DOMAIN_FROM_BODIES = True  # the domain model also learns the entries' own sentences (more in-domain words)
 RANK_QUESTION_WORDS = True  # who/when/where/why/which/how rank ("who will interview me"); the domain model ignores them
@@ -67,8 +78,8 @@ FOREIGN_WEIGHT = 1.0  # a word seen only in refused questions weighs as much as 
 # questions were answered wrongly about twice as often as the labelled sets' own (2.0 aimed at
 # ~3 % and a fresh set then got 5.5 %), so it aims at ~2 % there, with about two thirds of
 # questions still answered outright.
-UNSURE_WEIGHTS = (-5.513, 1.250, -2.886, -0.024, 0.026)
-UNSURE_BIAS = 5.935
+UNSURE_WEIGHTS = (-6.524, 1.133, -4.297, 0.901, -0.020)
+UNSURE_BIAS = 6.864
 SURE_THRESHOLD = 2.1
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
@@ -199,6 +210,15 @@ class Answer:
 
 
 @dataclass
+class Assessment:
+    concepts: list[_Concept]
+    ranked: list[Match]
+    best_example: float
+    domain_signals: tuple[float, ...]
+    domain: float
+
+
+@dataclass
 class _Concept:
     """One content word of the question with the index terms that may stand for it."""
 
@@ -208,14 +228,20 @@ class _Concept:
 
 
 class DomainModel:
-    """Naive Bayes log-odds that a question is about ML careers rather than something near it."""
+    """Naive Bayes log-odds that a question is about ML careers rather than something near it,
+    and the questions students asked on either side, as sentence vectors: the nearest ones say
+    what a new question is like when it shares few words with any of them."""
 
     ALPHA = 0.5
     CLIP = 3.0
 
-    def __init__(self, inside: Iterable[str], outside: Iterable[str], terms: Callable[[str], list[str]] = stems) -> None:
-        self.inside = Counter(t for q in inside for t in set(terms(q)))
+    def __init__(self, inside: Iterable[str], outside: Iterable[str], terms: Callable[[str], list[str]] = stems,
+                 asked: Iterable[str] = ()) -> None:
+        asked, outside = list(asked), list(outside)
+        self.inside = Counter(t for q in [*inside, *asked] for t in set(terms(q)))
         self.outside = Counter(t for q in outside for t in set(terms(q)))
+        self.asked_vectors = semantic.embed(asked)
+        self.outside_vectors = semantic.embed(outside)
         vocab = set(self.inside) | set(self.outside)
         n_in, n_out = sum(self.inside.values()), sum(self.outside.values())
         v = max(1, len(vocab))
@@ -234,6 +260,15 @@ class DomainModel:
                 seen.add(term)
                 total += weight * self.llr[term]
         return total
+
+    @staticmethod
+    def nearest(vectors: np.ndarray, vector: np.ndarray, k: int = NEAREST) -> float:
+        """Mean similarity of the k closest of these questions (0 with none)."""
+        if not len(vectors):
+            return 0.0
+        sims = vectors @ vector
+        k = min(k, len(sims))
+        return float(np.partition(sims, len(sims) - k)[-k:].mean())
 
 
 class AdviceIndex:
@@ -277,6 +312,10 @@ class AdviceIndex:
                     for t in terms:
                         self.example_postings[t].append(len(self.examples))
                     self.examples.append((doc, terms))
+        # The same questions as sentence vectors, entry by entry (every entry has at least its title).
+        texts = [(doc, q) for doc, e in enumerate(entries) for q in (e.title, *e.examples)]
+        self.example_vectors = semantic.embed([q for _, q in texts])
+        self.example_starts = np.searchsorted(np.array([doc for doc, _ in texts], dtype=np.int64), np.arange(len(entries)))
         n_ex = max(1, len(self.examples))
         ex_df = Counter(t for _, terms in self.examples for t in terms)
         self.example_idf = {t: math.log(1 + (n_ex - d + 0.5) / (d + 0.5)) for t, d in ex_df.items()}
@@ -293,7 +332,7 @@ class AdviceIndex:
         inside = [q for e in self.entries for q in (e.title, *e.examples)]
         if DOMAIN_FROM_BODIES:
             inside += [line for e in self.entries for line in re.split(r"(?<=[.!?])\s+|\n", e.body) if line.strip()]
-        return DomainModel(inside + list(in_domain), list(out_of_domain), self._example_terms)
+        return DomainModel(inside, out_of_domain, self._example_terms, asked=in_domain)
 
     @staticmethod
     def _example_spelling(entries: list[Entry]) -> dict[str, str]:
@@ -354,7 +393,17 @@ class AdviceIndex:
                 tf += weight * count / norm
         return self.idf[term] * tf / (K1 + tf) if tf else 0.0
 
-    def rank(self, concepts: list[_Concept], workspace_id: str | None = None) -> tuple[list[Match], float]:
+    def vector(self, question: str) -> np.ndarray:
+        return semantic.embed([question])[0]
+
+    def nearness(self, vector: np.ndarray) -> np.ndarray:
+        """Per entry, the sentence-vector similarity of its closest example question (or title)."""
+        if not len(self.entries):
+            return np.zeros(0, dtype=np.float32)
+        return np.maximum.reduceat(self.example_vectors @ vector, self.example_starts)
+
+    def rank(self, concepts: list[_Concept], workspace_id: str | None = None,
+             near: np.ndarray | None = None) -> tuple[list[Match], float]:
         """Every entry that matches anything, best first, and how well the closest example matched."""
         total_weight = sum(c.weight for c in concepts)
         if not total_weight:
@@ -378,24 +427,29 @@ class AdviceIndex:
         example_best, example_vote = self._best_examples(concepts, total_weight)
         top = max(score.values(), default=0.0) or 1.0
         scored: list[Match] = []
-        for doc, total in score.items():
-            entry = self.entries[doc]
-            if total > 0 and entry.workspace_id in (None, workspace_id):
+        for doc, entry in enumerate(self.entries):
+            total = score.get(doc, 0.0)
+            closeness = SEMANTIC_WEIGHT * max(0.0, float(near[doc])) if near is not None else 0.0
+            if (total > 0 or closeness > 0) and entry.workspace_id in (None, workspace_id):
                 confidence = covered[doc] / total_weight
-                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_vote.get(doc, 0.0)
+                value = (total / top) * confidence + EXAMPLE_WEIGHT * example_vote.get(doc, 0.0) + closeness
                 scored.append(Match(entry, value, confidence))
         scored.sort(key=lambda m: (-m.score, m.entry.id))
         return scored, max(example_best.values(), default=0.0)
 
-    def domain_signals(self, question: str, ranked: list[Match], best_example: float) -> tuple[float, ...]:
+    def domain_signals(self, question: str, ranked: list[Match], best_example: float,
+                       vector: np.ndarray, near: np.ndarray) -> tuple[float, ...]:
         """What DOMAIN_WEIGHTS weigh: the naive-Bayes log-odds (for, against), the closest example,
         the best entry's coverage, the strongest in-domain word and the strongest foreign one
-        (a "bakery" in an internship question)."""
+        (a "bakery" in an internship question); then, by sentence vector, the closest example
+        question and how close the nearest asked questions we answer and we refuse are."""
         terms = self._domain_terms(question)
         llrs = [self.domain.llr.get(t, 0.0) * w for t, w in terms]
         nb = self.domain.score(terms)
         return (max(nb, 0.0), min(nb, 0.0), best_example, ranked[0].confidence if ranked else 0.0,
-                max(llrs + [0.0]), min(llrs + [0.0]))
+                max(llrs + [0.0]), min(llrs + [0.0]), float(near.max()) if len(near) else 0.0,
+                DomainModel.nearest(self.domain.outside_vectors, vector),
+                DomainModel.nearest(self.domain.asked_vectors, vector))
 
     @staticmethod
     def sure_signals(ranked: list[Match], best_example: float, domain: float) -> tuple[float, ...]:
@@ -405,9 +459,18 @@ class AdviceIndex:
         runner_up = ranked[1].score / top.score if len(ranked) > 1 else 0.0
         return (runner_up, top.score, best_example, top.confidence, domain)
 
-    def domain_score(self, question: str, ranked: list[Match], best_example: float) -> float:
-        signals = self.domain_signals(question, ranked, best_example)
+    def domain_score(self, signals: tuple[float, ...]) -> float:
         return DOMAIN_BIAS + sum(w * x for w, x in zip(DOMAIN_WEIGHTS, signals))
+
+    def assess(self, question: str, workspace_id: str | None = None) -> Assessment:
+        """Everything both decisions look at (``search`` and ``bench/advice_fit.py`` share it)."""
+        concepts = self.analyze(question)
+        vector = self.vector(question)
+        near = self.nearness(vector)
+        ranked, best_example = self.rank(concepts, workspace_id, near)
+        signals = self.domain_signals(question, ranked, best_example, vector, near)
+        domain = self.domain_score(signals) if self.domain.outside else DOMAIN_THRESHOLD
+        return Assessment(concepts, ranked, best_example, signals, domain)
 
     def _best_examples(self, concepts: list[_Concept], total_weight: float) -> tuple[dict[int, float], dict[int, float]]:
         """Per entry, how well its closest example question matches (0..1, Dice on weights), and
@@ -444,9 +507,8 @@ class AdviceIndex:
         return best, vote
 
     def search(self, question: str, limit: int = 3, workspace_id: str | None = None) -> Answer:
-        concepts = self.analyze(question)
-        ranked, best_example = self.rank(concepts, workspace_id)
-        domain = self.domain_score(question, ranked, best_example) if self.domain.outside else DOMAIN_THRESHOLD
+        seen = self.assess(question, workspace_id)
+        concepts, ranked, best_example, domain = seen.concepts, seen.ranked, seen.best_example, seen.domain
         if not ranked or domain < DOMAIN_THRESHOLD:
             return Answer("refused", [], _topics(ranked), domain)
         top = ranked[0]

@@ -9,11 +9,12 @@ refitted:
     python bench/advice_fit.py FILE.jsonl ...        # or on these
 
 1. In domain? Logistic regression on ``AdviceIndex.domain_signals`` (naive-Bayes log-odds for,
-   against, best example match, coverage, strongest in-domain and foreign word) with answerable
-   as the label; prints, per threshold, the
+   against, best example match, coverage, strongest in-domain and foreign word; by sentence
+   vector, the closest example and the nearest asked questions we refuse and we answer) with
+   answerable as the label; prints, per threshold, the
    share of in-domain questions kept and of out-of-domain ones refused. The naive-Bayes model
-   learns from asked.txt, which holds these same questions, so each set's signals come from a
-   model rebuilt without that set's questions (cross-fitting): the weights are fitted on
+   and the nearest-question signals learn from asked.txt, which holds these same questions, so
+   each set's signals come from a model rebuilt without that set's questions (cross-fitting): the weights are fitted on
    questions the model has not learnt, as a new question will be.
 2. Sure enough? Logistic regression on ``AdviceIndex.sure_signals`` (runner-up ratio, first
    score, best example, coverage, domain score) with "the first entry passes the keyword check" as the label, over the

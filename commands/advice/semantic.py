@@ -45,15 +45,12 @@ class Embedder:
     def __call__(self, texts: list[str]) -> np.ndarray:
         """One unit-length row per text (a zero row for text with no tokens)."""
         out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
-        ids = [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
-        rows = np.array([i for i, t in enumerate(ids) if t], dtype=np.int64)
-        if len(rows):
-            lengths = np.array([len(ids[i]) for i in rows])
-            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            flat = np.fromiter((t for i in rows for t in ids[i]), dtype=np.int64, count=int(lengths.sum()))
-            sums = np.add.reduceat(self.table[flat], starts, axis=0)  # the mean's direction: the norm divides it out
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            out[rows] = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+        for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            if encoding.ids:
+                v = self.table[encoding.ids].sum(axis=0)  # the mean's direction: the norm divides the count out
+                norm = float(np.linalg.norm(v))
+                if norm:
+                    out[row] = v / norm
         return out
 
 

@@ -50,7 +50,29 @@ def test_a_paraphrase_finds_its_entry_with_no_word_in_common() -> None:
                   ("dress code",), ("s",), examples=("what clothes should i wear to the office", "is there a dress code"))
     index = AdviceIndex([remote, dress])
     for question in ("working from my flat the whole summer, ok?", "doing it all online from my bedroom"):
-        near = index.nearness(index.vector(question))
+        near = index.meaning(question).near
         assert near[0] > near[1], question
-    near = index.nearness(index.vector("are jeans and a t-shirt fine on the first day"))
+    near = index.meaning("are jeans and a t-shirt fine on the first day").near
     assert near[1] > near[0]
+
+
+def test_the_classifier_learns_what_tells_entries_apart_from_their_examples() -> None:
+    """Trained on the example questions alone, it gives a new wording of one entry's question the
+    highest probability, and the search answers with that entry."""
+    visa = Entry("club-visa", "Visas for internships", "club", "Ask the company whether it sponsors a work visa.",
+                 ("visa",), ("s",), examples=("do i need a visa to intern abroad", "will they sponsor my work permit",
+                                              "can international students intern here", "what paperwork do foreign interns need"))
+    pay = Entry("club-pay", "Paid and unpaid internships", "club", "Most ML internships are paid; unpaid ones are rare.",
+                ("paid",), ("s",), examples=("are ml internships paid", "is it normal to intern for free",
+                                             "how much do interns earn", "should i accept an unpaid internship"))
+    hours = Entry("club-hours", "Working hours", "club", "Interns usually work the team's normal hours.",
+                  ("hours",), ("s",), examples=("how many hours a week do interns work", "do interns work weekends",
+                                                "is overtime expected from interns", "when does an intern's day start"))
+    index = AdviceIndex([visa, pay, hours])
+    cases = {"am i allowed to work there on a student passport from another country": 0,
+             "will i get a salary or is it volunteering": 1,
+             "do they expect me at the desk on saturdays": 2}
+    for question, right in cases.items():
+        probability = index.meaning(question).probability
+        assert probability.argmax() == right, (question, probability)
+        assert index.search(question).entries[0].id == (visa, pay, hours)[right].id, question

@@ -232,3 +232,18 @@ def test_short_real_words_are_not_corrected_into_other_words():
     assert index.vocabulary.term("alone") != "alan"
     assert index.vocabulary.term("print") != "point"
     assert index.vocabulary.term("schme") == "scheme"
+
+
+async def test_entry_bodies_name_commands_as_each_front_end_spells_them(app):
+    """Bodies are written once with the console's spelling; on Slack, where every command sits
+    under one root command, a reader is told the command that works there."""
+    from bot.adapters.slack import SlackFrontend
+    from commands.advice import entry_card
+
+    svc = service(app)
+    entry = next(e for e in svc.entries.values() if "`/advice topic " in e.body)
+    console = entry_card(svc, entry).body
+    slack = entry_card(svc, entry, SlackFrontend("/careerbot").cmd).body
+    assert "`/advice topic " in console
+    assert "`/advice" not in slack and "`/careerbot advice topic " in slack
+    assert slack.replace("/careerbot advice", "/advice") == console

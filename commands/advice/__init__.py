@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,17 +151,20 @@ def service(ctx_or_app) -> AdviceService:  # noqa: ANN001
     return app.state[STATE_KEY]
 
 
-def entry_card(svc: AdviceService, entry: Entry) -> Card:
+CommandName = Callable[[str], str]
+_COMMAND_IN_BODY = re.compile(r"`/(advice(?: [a-z0-9-]+)*)`")
+
+
+def entry_card(svc: AdviceService, entry: Entry, cmd: CommandName = Frontend().cmd) -> Card:
+    """Entries are written once, naming commands as the console spells them ("`/advice topic x`");
+    each front end shows its own spelling (``/careerbot advice topic x`` on Slack)."""
     sources = "; ".join(svc.source_title(s).split(" — ")[0] for s in entry.sources)
     topic_title = svc.topics.get(entry.topic, entry.topic)
     return Card(
         title=entry.title,
-        body=entry.body,
+        body=_COMMAND_IN_BODY.sub(lambda m: f"`{cmd(m.group(1))}`", entry.body),
         footer=f"Topic: {topic_title} ({entry.topic}) · Based on: {sources}",
     )
-
-
-CommandName = Callable[[str], str]
 
 
 def _show_button(entry: Entry) -> ActionButton:
@@ -178,7 +182,7 @@ def answer_reply(svc: AdviceService, answer: Answer, cmd: CommandName = Frontend
             cards=[Card(title="Pick the closest", buttons=[_show_button(m.entry) for m in answer.matches])],
         )
     matches = answer.matches
-    card = entry_card(svc, matches[0].entry)
+    card = entry_card(svc, matches[0].entry, cmd)
     if len(matches) > 1:
         card.fields.append(
             Field("See also", "\n".join(f"• {m.entry.title} — {cmd('advice topic ' + m.entry.id)}" for m in matches[1:]))
@@ -279,9 +283,9 @@ def register(registry: Registry) -> None:
         topic_hits, entry_hits = svc.find(name)
         if len(topic_hits) == 1 and not entry_hits:
             key = topic_hits[0]
-            return Reply(text=f"{svc.topics.get(key, key)}:", cards=[entry_card(svc, e) for e in svc.by_topic(key)])
+            return Reply(text=f"{svc.topics.get(key, key)}:", cards=[entry_card(svc, e, ctx.cmd) for e in svc.by_topic(key)])
         if len(entry_hits) == 1 and not topic_hits:
-            return Reply(cards=[entry_card(svc, svc.entries[entry_hits[0]])])
+            return Reply(cards=[entry_card(svc, svc.entries[entry_hits[0]], ctx.cmd)])
         candidates = (topic_hits + entry_hits)[:4]
         if candidates:
             hint = "Did you mean " + " or ".join(ctx.cmd(f"advice topic {c}") for c in candidates) + "?"

@@ -40,7 +40,8 @@ class TipsProvider:
         fresh = [e for e in order if e.id not in seen]
         restart = not fresh
         entry = (fresh or order)[0]
-        card = entry_card(svc, entry)
+        cmd = app.frontend(place.platform).cmd
+        card = entry_card(svc, entry, cmd)
         card.body = shorten(card.body, TIP_CHARS)
-        card.footer = f"More: {app.frontend(place.platform).cmd('advice topic ' + entry.id)} · {card.footer}"
+        card.footer = f"More: {cmd('advice topic ' + entry.id)} · {card.footer}"
         return Section(title=self.title, cards=[card], item_keys=[entry.id], restart_rotation=restart)

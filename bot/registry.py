@@ -92,8 +92,8 @@ class Arg:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         if self.kind in ("int", "number"):
-            lo = "" if self.min_value is None else f" from {self.min_value:g}"
-            hi = "" if self.max_value is None else f" to {self.max_value:g}"
+            lo = "" if self.min_value is None else f" from {_number(self.min_value)}"
+            hi = "" if self.max_value is None else f" to {_number(self.max_value)}"
             return f"{'a whole number' if self.kind == 'int' else 'a number'}{lo}{hi}"
         if self.kind == "bool":
             return "on or off"
@@ -626,3 +626,8 @@ def help_reply(ctx: Context, registry: Registry, topic: str | None = None) -> Re
             )
         ]
     )
+
+
+def _number(value: float) -> str:
+    """As people write it: 1000000000 (not 1e+09), 0.5."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

@@ -251,7 +251,7 @@ async def test_preview_renders_without_posting_or_using_up_tips(console) -> None
         ("/digest remove seven", "must be a whole number"),
         ("/digest remove 99", "There is no digest #99"),
         ("/digest pause 0", "must be a whole number from 1"),
-        ("/digest preview 99999999999", "must be a whole number"),
+        ("/digest preview 99999999999", "must be a whole number from 1 to 1000000000"),  # not 1e+09
     ],
 )
 async def test_bad_digest_input_is_explained(console, line: str, fragment: str) -> None:

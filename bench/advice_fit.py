@@ -21,8 +21,8 @@ refitted:
    answered in-domain questions; prints, per share made unsure, the confidently-wrong rate.
 
 Never fit on, nor write into asked.txt, a held-out set you still mean to report
-(advice_untouched10 was scored once, at 029c11a; add it to LABELLED once advice_untouched11 is
-written, and score that before the next claim): score it first, then add it.
+(advice_untouched12 is the next: score it once, then add it to LABELLED): score it first, then
+add it.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
-# Every labelled set except the newest held-out one (advice_untouched10, scored once, not yet added).
+# Every labelled set except the newest held-out one (advice_untouched12, not yet added).
 LABELLED = [ROOT / "bench" / "advice_student.jsonl", SHARED / "advice-dev-casual.jsonl", SHARED / "advice-dev.jsonl",
             ROOT / "bench" / "advice_holdout.jsonl", ROOT / "bench" / "advice_final.jsonl",
-            *(ROOT / "bench" / f"advice_untouched{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9"))]
+            *(ROOT / "bench" / f"advice_untouched{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"))]
 ASKED = ROOT / "commands" / "advice" / "asked.txt"
 
 
@@ -147,7 +147,7 @@ def main() -> int:
     w, b = logistic(xs, ys)
     print(f"UNSURE_WEIGHTS = ({', '.join(f'{c:.3f}' for c in w)})\nUNSURE_BIAS = {b:.3f}")
     scores = sorted(sum(c * v for c, v in zip(w, x)) + b for x in xs)
-    for share in (0.0, 0.1, 0.15, 0.2, 0.25, 0.3):
+    for share in (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
         thr = scores[int(share * len(scores))] if share else -99.0
         wrong = sum(1 for x, y in zip(xs, ys) if sum(c * v for c, v in zip(w, x)) + b >= thr and not y) / len(xs)
         print(f"  SURE_THRESHOLD {thr:.2f}: {share:.0%} unsure, {wrong:.3f} confidently wrong")

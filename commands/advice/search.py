@@ -13,7 +13,8 @@ Two questions are decided separately:
    when its words are ours ("ML internship" inside a salary question).
 2. **Which entry answers it?** BM25F over keywords, title, body and example questions on
    Snowball stems (plus stem bigrams), combined with the example questions' vote (the closest one
-   plus a share of the next two), by how close in meaning its closest example is, and by a
+   plus a share of the next two), by how close in meaning its closest example and its closest
+   body sentence are, and by a
    classifier trained at start-up on the examples' sentence vectors (which entry is this one
    of?), so "is kaggle legit" finds the entry whose examples ask exactly that, and "do
    companies run virtual internships well" the one about remote work. Company names are weak evidence
@@ -57,6 +58,9 @@ NEIGHBOUR_WEIGHT = 0.8
 # Meaning beside words (``semantic``): each entry's closest example question by sentence vector
 # adds this much to its score.
 SEMANTIC_WEIGHT = 1.3
+# ...and its closest body sentence adds this much: a question about a detail ("which roles do
+# Apple's interns work with") is often closest to the sentence that states it, not to any example.
+BODY_WEIGHT = 0.7
 # ...and a classifier trained on those vectors (which entry does an example belong to?) adds this
 # times its probability: it learns what tells entries apart, where the closest example only
 # says what is alike. Multinomial logistic regression on the scaled unit vectors, L2-penalised.
@@ -73,9 +77,9 @@ NEAREST = 3  # the domain signals compare a question with its 3 nearest asked qu
 # (strongly against) and the nearest we answer are.
 # A word nobody has seen counts for nothing; a word seen only in questions we refuse
 # ("accounting", "gaming") counts as part of what is asked.
-DOMAIN_WEIGHTS = (0.137, 0.275, 1.511, 2.928, 1.065, 0.927, 6.922, -15.462, 8.423)
-DOMAIN_BIAS = -2.680
-DOMAIN_THRESHOLD = 0.5  # cross-fitted on the labelled sets: 1.1 % of ours refused, 1.9 % of others answered (the least total)
+DOMAIN_WEIGHTS = (0.126, 0.263, 0.767, 3.131, 1.017, 0.889, 5.627, -15.913, 9.277)
+DOMAIN_BIAS = -1.953
+DOMAIN_THRESHOLD = 0.5  # cross-fitted on the labelled sets: 1.5 % of ours refused, 3.0 % of others answered (about the least total)
 DOMAIN_FROM_BODIES = True  # the domain model also learns the entries' own sentences (more in-domain words)
 RANK_QUESTION_WORDS = True  # who/when/where/why/which/how rank ("who will interview me"); the domain model ignores them
 FOREIGN_WEIGHT = 1.0  # a word seen only in refused questions weighs as much as the rarest knowledge-base word
@@ -85,11 +89,11 @@ FOREIGN_WEIGHT = 1.0  # a word seen only in refused questions weighs as much as 
 # offered as choices instead. The threshold is picked on the labelled sets' trade-off curve
 # (confidently wrong against share answered outright, `bench/advice_fit.py`): a fresh set's
 # questions were answered wrongly about twice as often as the labelled sets' own (2.0 aimed at
-# ~3 % and a fresh set then got 5.5 %), so it aims at under 3 % there (2.3: about a third of
-# the labelled questions get choices, cross-fitted), with two thirds still answered outright.
-UNSURE_WEIGHTS = (-4.216, 0.119, -1.805, 1.932, 0.064)
-UNSURE_BIAS = 4.342
-SURE_THRESHOLD = 2.3
+# ~3 % and a fresh set then got 5.5 %), so it aims at about 2.5 % there (2.2: about a third of
+# the labelled questions get choices), with two thirds still answered outright.
+UNSURE_WEIGHTS = (-4.973, -0.001, -1.427, 1.848, 0.045)
+UNSURE_BIAS = 5.308
+SURE_THRESHOLD = 2.2
 TIE_RATIO = 0.95  # two entries this close are a tie whatever else the signals say
 TIE_RATIO_ONE_WORD = 0.85  # ...and a one-word question ("interviews") says even less
 SEE_ALSO_RATIO = 0.45
@@ -312,6 +316,7 @@ class Meaning:
     vector: np.ndarray
     near: np.ndarray
     probability: np.ndarray
+    body_near: np.ndarray
 
 
 class AdviceIndex:
@@ -361,6 +366,9 @@ class AdviceIndex:
         labels = np.array([doc for doc, _ in texts], dtype=np.int64)
         self.example_starts = np.searchsorted(labels, np.arange(len(entries)))
         self.classifier = train_classifier(self.example_vectors, labels, len(entries)) if entries else None
+        sentences = [(doc, line) for doc, e in enumerate(entries) for line in _sentences(e)]
+        self.sentence_vectors = semantic.embed([line for _, line in sentences])
+        self.sentence_starts = np.searchsorted(np.array([doc for doc, _ in sentences], dtype=np.int64), np.arange(len(entries)))
         n_ex = max(1, len(self.examples))
         ex_df = Counter(t for _, terms in self.examples for t in terms)
         self.example_idf = {t: math.log(1 + (n_ex - d + 0.5) / (d + 0.5)) for t, d in ex_df.items()}
@@ -445,10 +453,11 @@ class AdviceIndex:
         vector = self.vector(question)
         if self.classifier is None:
             empty = np.zeros(0, dtype=np.float32)
-            return Meaning(vector, empty, empty)
+            return Meaning(vector, empty, empty, empty)
         near = np.maximum.reduceat(self.example_vectors @ vector, self.example_starts)
+        body_near = np.maximum.reduceat(self.sentence_vectors @ vector, self.sentence_starts)
         w, b = self.classifier
-        return Meaning(vector, near, _softmax(CLASSIFIER_SCALE * vector @ w + b))
+        return Meaning(vector, near, _softmax(CLASSIFIER_SCALE * vector @ w + b), body_near)
 
     def rank(self, concepts: list[_Concept], workspace_id: str | None = None,
              meaning: Meaning | None = None) -> tuple[list[Match], float]:
@@ -478,6 +487,7 @@ class AdviceIndex:
         for doc, entry in enumerate(self.entries):
             total = score.get(doc, 0.0)
             closeness = (SEMANTIC_WEIGHT * max(0.0, float(meaning.near[doc]))
+                         + BODY_WEIGHT * max(0.0, float(meaning.body_near[doc]))
                          + CLASSIFIER_WEIGHT * float(meaning.probability[doc])) if meaning is not None else 0.0
             if (total > 0 or closeness > 0) and entry.workspace_id in (None, workspace_id):
                 confidence = covered[doc] / total_weight
@@ -590,6 +600,17 @@ class AdviceIndex:
                 out.append((f"{previous}_{s}", weight))
             previous = s
         return out
+
+
+def _sentences(entry: Entry) -> list[str]:
+    """The body's sentences and list items of four words or more, Markdown marks removed (the
+    title when there are none, so every entry has at least one)."""
+    out = []
+    for line in re.split(r"(?<=[.!?])\s+|\n", entry.body):
+        line = re.sub(r"[*`_]", "", line).strip(" -•")
+        if len(line.split()) >= 4:
+            out.append(line)
+    return out or [entry.title]
 
 
 def _topics(ranked: list[Match], n: int = 3) -> list[str]:

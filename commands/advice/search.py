@@ -225,6 +225,9 @@ class Answer:
 
 @dataclass
 class Assessment:
+    """What the search saw in one question, before deciding: ``search`` decides from it, and
+    ``bench/advice_fit.py`` fits the decision models on the same signals."""
+
     concepts: list[_Concept]
     ranked: list[Match]
     best_example: float

@@ -18,6 +18,8 @@ from tests.conftest import subprocess_env
 QUESTIONS = ["is kaggle worth it fr", "do i need a phd", "time complexity of heapsort", "whats the best way to network"]
 
 
+# Indexes here are built as the app builds them: with the labelled questions (asked.txt) on
+# both sides; the domain model leans on the nearest asked questions.
 def _answers(index) -> list[tuple[str, list[str]]]:  # noqa: ANN001
     return [(a.status, [m.entry.id for m in a.matches]) for a in (index.search(q) for q in QUESTIONS)]
 
@@ -25,10 +27,10 @@ def _answers(index) -> list[tuple[str, list[str]]]:  # noqa: ANN001
 def test_cached_index_answers_like_a_fresh_one(tmp_path: Path) -> None:
     entries, _, _ = load_builtin()
     ood = load_out_of_domain()
-    built = index_cache.load_or_build(entries, ood, tmp_path)
+    built = index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain())
     files = list(tmp_path.glob("advice-index-*.pickle"))
     assert len(files) == 1 and files[0].stat().st_mode & 0o077 == 0
-    loaded = index_cache.load_or_build(entries, ood, tmp_path)
+    loaded = index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain())
     assert loaded is not built
     assert _answers(loaded) == _answers(built)
     assert _answers(built)[0][1][0] == "competitions"
@@ -37,9 +39,9 @@ def test_cached_index_answers_like_a_fresh_one(tmp_path: Path) -> None:
 def test_an_edited_entry_is_never_answered_from_a_stale_cache(tmp_path: Path) -> None:
     entries, _, _ = load_builtin()
     ood = load_out_of_domain()
-    index_cache.load_or_build(entries, ood, tmp_path)
+    index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain())
     edited = [dataclasses.replace(e, title="Are heapsort puzzles worth it?") if e.id == "competitions" else e for e in entries]
-    index = index_cache.load_or_build(edited, ood, tmp_path)
+    index = index_cache.load_or_build(edited, ood, tmp_path, in_domain=load_in_domain())
     assert next(e for e in index.entries if e.id == "competitions").title == "Are heapsort puzzles worth it?"
     assert len(list(tmp_path.glob("advice-index-*.pickle"))) == 1  # the old one is removed
 
@@ -62,18 +64,18 @@ def test_new_labelled_questions_rebuild_the_index_and_teach_its_domain_model(tmp
 def test_a_corrupt_or_others_writable_cache_is_not_read(tmp_path: Path) -> None:
     entries, _, _ = load_builtin()
     ood = load_out_of_domain()
-    index_cache.load_or_build(entries, ood, tmp_path)
+    index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain())
     [path] = tmp_path.glob("advice-index-*.pickle")
     path.write_bytes(b"\x80\x05garbage")
-    assert _answers(index_cache.load_or_build(entries, ood, tmp_path))[0][1][0] == "competitions"
+    assert _answers(index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain()))[0][1][0] == "competitions"
     # A planted index (one entry about heapsort) under the right name: read while the file is
     # private, ignored once anyone else could have written it.
     planted = AdviceIndex([Entry("planted", "Heapsort", "misc", "Heapsort is O(n log n).", ("heapsort",))])
     path.write_bytes(pickle.dumps(planted))
-    assert [e.id for e in index_cache.load_or_build(entries, ood, tmp_path).entries] == ["planted"]
+    assert [e.id for e in index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain()).entries] == ["planted"]
     path.write_bytes(pickle.dumps(planted))
     os.chmod(path, 0o666)
-    index = index_cache.load_or_build(entries, ood, tmp_path)
+    index = index_cache.load_or_build(entries, ood, tmp_path, in_domain=load_in_domain())
     assert len(index.entries) == len(entries) and _answers(index)[0][1][0] == "competitions"
 
 

@@ -363,15 +363,10 @@ class AdviceIndex:
                     for t in terms:
                         self.example_postings[t].append(len(self.examples))
                     self.examples.append((doc, terms))
-        # The same questions as sentence vectors, entry by entry (every entry has at least its title).
-        texts = [(doc, q) for doc, e in enumerate(entries) for q in (e.title, *e.examples)]
-        self.example_vectors = semantic.embed([q for _, q in texts])
-        labels = np.array([doc for doc, _ in texts], dtype=np.int64)
-        self.example_starts = np.searchsorted(labels, np.arange(len(entries)))
+        # The same questions, and the bodies' sentences, as sentence vectors entry by entry.
+        self.example_vectors, labels, self.example_starts = _by_entry([(e.title, *e.examples) for e in entries])
         self.classifier = train_classifier(self.example_vectors, labels, len(entries)) if entries else None
-        sentences = [(doc, line) for doc, e in enumerate(entries) for line in _sentences(e)]
-        self.sentence_vectors = semantic.embed([line for _, line in sentences])
-        self.sentence_starts = np.searchsorted(np.array([doc for doc, _ in sentences], dtype=np.int64), np.arange(len(entries)))
+        self.sentence_vectors, _, self.sentence_starts = _by_entry([_sentences(e) for e in entries])
         n_ex = max(1, len(self.examples))
         ex_df = Counter(t for _, terms in self.examples for t in terms)
         self.example_idf = {t: math.log(1 + (n_ex - d + 0.5) / (d + 0.5)) for t, d in ex_df.items()}
@@ -387,7 +382,7 @@ class AdviceIndex:
         set's questions to fit the weights on questions the model has not learnt.)"""
         inside = [q for e in self.entries for q in (e.title, *e.examples)]
         if DOMAIN_FROM_BODIES:
-            inside += [line for e in self.entries for line in re.split(r"(?<=[.!?])\s+|\n", e.body) if line.strip()]
+            inside += [line for e in self.entries for line in _SENTENCE_BREAK.split(e.body) if line.strip()]
         return DomainModel(inside, out_of_domain, self._example_terms, asked=in_domain)
 
     @staticmethod
@@ -449,18 +444,15 @@ class AdviceIndex:
                 tf += weight * count / norm
         return self.idf[term] * tf / (K1 + tf) if tf else 0.0
 
-    def vector(self, question: str) -> np.ndarray:
-        return semantic.embed([question])[0]
-
     def meaning(self, question: str) -> Meaning:
-        vector = self.vector(question)
-        if self.classifier is None:
+        vector = semantic.embed([question])[0]
+        if self.classifier is None:  # no entries
             empty = np.zeros(0, dtype=np.float32)
             return Meaning(vector, empty, empty, empty)
-        near = np.maximum.reduceat(self.example_vectors @ vector, self.example_starts)
-        body_near = np.maximum.reduceat(self.sentence_vectors @ vector, self.sentence_starts)
         w, b = self.classifier
-        return Meaning(vector, near, _softmax(CLASSIFIER_SCALE * vector @ w + b), body_near)
+        return Meaning(vector, _closest(self.example_vectors, self.example_starts, vector),
+                       _softmax(CLASSIFIER_SCALE * vector @ w + b),
+                       _closest(self.sentence_vectors, self.sentence_starts, vector))
 
     def rank(self, concepts: list[_Concept], workspace_id: str | None = None,
              meaning: Meaning | None = None) -> tuple[list[Match], float]:
@@ -605,11 +597,27 @@ class AdviceIndex:
         return out
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n")
+
+
+def _by_entry(texts: list[Iterable[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every entry's texts as sentence vectors, one block per entry in order (each entry needs at
+    least one text): the vectors, the entry of each row, and where each entry's block starts."""
+    rows = [(doc, text) for doc, group in enumerate(texts) for text in group]
+    labels = np.array([doc for doc, _ in rows], dtype=np.int64)
+    return semantic.embed([text for _, text in rows]), labels, np.searchsorted(labels, np.arange(len(texts)))
+
+
+def _closest(vectors: np.ndarray, starts: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Per entry, the similarity of its row closest to ``vector``."""
+    return np.maximum.reduceat(vectors @ vector, starts)
+
+
 def _sentences(entry: Entry) -> list[str]:
     """The body's sentences and list items of four words or more, Markdown marks removed (the
     title when there are none, so every entry has at least one)."""
     out = []
-    for line in re.split(r"(?<=[.!?])\s+|\n", entry.body):
+    for line in _SENTENCE_BREAK.split(entry.body):
         line = re.sub(r"[*`_]", "", line).strip(" -•")
         if len(line.split()) >= 4:
             out.append(line)

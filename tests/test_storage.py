@@ -110,3 +110,45 @@ async def test_unusable_paths_get_clear_errors(tmp_path: Path):
         locked.chmod(0o500)
         with pytest.raises(StorageError, match="not writable"):
             await open_database(locked / "bot.db")
+
+
+class _LockedAtOnce:
+    """The real connection, except that its first BEGINs answer "locked" at once, as SQLite does
+    for a WAL file another process is opening (a state no busy timeout waits out)."""
+
+    def __init__(self, conn, failures: int) -> None:
+        self._conn = conn
+        self.failures = failures
+
+    def execute(self, sql, *args):
+        if sql == "BEGIN IMMEDIATE" and self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+async def test_a_write_that_meets_a_momentary_lock_goes_through(db_path: Path):
+    db = await open_database(db_path)
+    real = db.conn
+    try:
+        db.conn = _LockedAtOnce(real, failures=3)
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('after-lock', 'yes')")
+        assert db.conn.failures == 0
+        row = await db.fetchone("SELECT value FROM meta WHERE key = 'after-lock'")
+        assert row["value"] == "yes"
+        # A lock that never clears is reported, and the next writer is not stuck behind it.
+        db.conn = _LockedAtOnce(real, failures=1000)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('never', 'no')")
+        db.conn = real
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('next', 'yes')")
+        assert await db.fetchone("SELECT 1 FROM meta WHERE key = 'never'") is None
+    finally:
+        db.conn = real
+        await db.close()

@@ -113,9 +113,8 @@ class Database:
             return await cur.fetchone()
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
-        async with self.write_lock:
-            await self.conn.execute(sql, tuple(params))
-            await self.conn.commit()
+        async with self.transaction() as conn:
+            await conn.execute(sql, tuple(params))
 
     def transaction(self) -> "_Transaction":
         """Inside, write through the yielded connection only: the lock is not reentrant."""
@@ -135,11 +134,31 @@ class _Transaction:
     async def __aenter__(self) -> aiosqlite.Connection:
         await self.lock.acquire()
         try:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._begin()
         except BaseException:
             self.lock.release()
             raise
         return self.conn
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE, tried again when SQLite answers "locked" without waiting.
+
+        busy_timeout makes a writer wait its turn, but a few lock states of a WAL file shared by
+        processes (another process opening or recovering it) answer "locked" at once. Nothing has
+        been done yet, so beginning again is safe; a "locked" that took the whole busy timeout is
+        real contention and is raised.
+        """
+        loop = asyncio.get_running_loop()
+        for attempt in range(BEGIN_TRIES):
+            started = loop.time()
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                waited = loop.time() - started
+                if "locked" not in str(exc) or waited > 1.0 or attempt == BEGIN_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.02 * (attempt + 1))
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
@@ -211,6 +230,7 @@ async def open_database(path: str | os.PathLike[str], migrations: list[Migration
 
 
 OPEN_TRIES = 20
+BEGIN_TRIES = 20  # about 4 s of short waits in all
 
 
 async def _prepare(db: Database, target: Path, migrations: list[Migration] | None) -> None:

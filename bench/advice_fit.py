@@ -21,8 +21,8 @@ refitted:
    answered in-domain questions; prints, per share made unsure, the confidently-wrong rate.
 
 Never fit on, nor write into asked.txt, a held-out set you still mean to report
-(advice_untouched13 was scored once, at 1344317; add it to LABELLED once advice_untouched14 is
-written, and score that before the next claim): score it first, then add it.
+(advice_untouched14 is the newest, written after advice_untouched13 joined the labelled sets;
+score it once before adding it): score it first, then add it.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
-# Every labelled set except the newest held-out one (advice_untouched13, scored once, not yet added).
+# Every labelled set except the newest held-out one (advice_untouched14).
 LABELLED = [ROOT / "bench" / "advice_student.jsonl", SHARED / "advice-dev-casual.jsonl", SHARED / "advice-dev.jsonl",
             ROOT / "bench" / "advice_holdout.jsonl", ROOT / "bench" / "advice_final.jsonl",
-            *(ROOT / "bench" / f"advice_untouched{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"))]
+            *(ROOT / "bench" / f"advice_untouched{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"))]
 ASKED = ROOT / "commands" / "advice" / "asked.txt"
 
 
